@@ -1,0 +1,265 @@
+"""Experiment files (TOML): load, validate, and expose as a typed :class:`Experiment`.
+
+Every error names the file and the key (``experiments/reims.toml: [backtest] windows: ...``).
+Relative paths in an experiment file resolve against the current working directory (run the
+commands from the project folder, as ``make demo`` does).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecast.errors import ConfigError
+
+LEVELS = ("rome_zone", "skill_zone", "zone_total", "region_total")
+MEASURES = ("positions", "offers")
+
+# The schema: section -> key -> (type(s), default). A default of ... means required.
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "experiment": {
+        "name": ((str,), ...),
+        "description": ((str,), ""),
+    },
+    "data": {
+        "offers": ((list,), []),
+        "sessions": ((list,), []),
+        "store": ((str,), "data/forecast.duckdb"),
+    },
+    "scope": {
+        "zones": ((list,), []),
+        "region": ((str,), ""),
+        "start": ((str,), "2019-01"),
+        "end": ((str,), ""),
+    },
+    "series": {
+        "levels": ((list,), list(LEVELS)),
+        "measure": ((str,), "positions"),
+        "min_total": ((int, float), 36),
+        "top_skills": ((int,), 30),
+        "dedupe_days": ((int,), 14),
+        "dedupe_similarity": ((int, float), 0.9),
+    },
+    "models": {
+        "families": ((list,), ["seasonal_naive", "arima", "prophet"]),
+        "params": ((dict,), {}),
+    },
+    "backtest": {
+        "horizon": ((int,), 12),
+        "windows": ((int,), 3),
+        "step": ((int,), 0),
+        "metric": ((str,), "mase"),
+    },
+    "forecast": {
+        "horizon": ((int,), 24),
+    },
+    "supply": {
+        "completion_rate": ((int, float), 0.8),
+        "projection_years": ((int,), 3),
+    },
+    "output": {
+        "dir": ((str,), "outputs"),
+        "top_plots": ((int,), 10),
+        "n_jobs": ((int,), 0),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    path: Path
+    name: str
+    description: str
+    offers: tuple[Path, ...]
+    sessions: tuple[Path, ...]
+    store: Path
+    zones: tuple[str, ...]
+    start: str
+    end: str
+    levels: tuple[str, ...]
+    measure: str
+    min_total: float
+    top_skills: int
+    dedupe_days: int
+    dedupe_similarity: float
+    families: tuple[str, ...]
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backtest_horizon: int = 12
+    backtest_windows: int = 3
+    backtest_step: int = 12
+    metric: str = "mase"
+    horizon: int = 24
+    completion_rate: float = 0.8
+    projection_years: int = 3
+    output_dir: Path = Path("outputs")
+    top_plots: int = 10
+    n_jobs: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def model_specs(self) -> dict[str, dict[str, Any]]:
+        """{family: params} for the engine."""
+        return {f: dict(self.model_params.get(f, {})) for f in self.families}
+
+
+def _err(path: Path, where: str, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {msg}")
+
+
+def _month(path: Path, where: str, value: str, allow_empty: bool) -> str:
+    if value == "" and allow_empty:
+        return ""
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise _err(path, where, f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: experiment file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read experiment file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return experiment_from_dict(raw, path)
+
+
+def experiment_from_dict(raw: dict[str, Any], path: Path = Path("<experiment>")) -> Experiment:
+    """Validate a parsed experiment mapping (unknown keys, types, codes, names)."""
+    values: dict[str, dict[str, Any]] = {}
+    for section in raw:
+        if section not in _SCHEMA:
+            raise _err(path, f"[{section}]", f"unknown section (known: {', '.join(_SCHEMA)})")
+        if not isinstance(raw[section], dict):
+            raise _err(path, f"[{section}]", "must be a table")
+    for section, keys in _SCHEMA.items():
+        given = raw.get(section, {})
+        for key in given:
+            if key not in keys:
+                raise _err(path, f"[{section}] {key}", f"unknown key (known: {', '.join(keys)})")
+        values[section] = {}
+        for key, (types, default) in keys.items():
+            if key in given:
+                value = given[key]
+                if isinstance(value, bool) or not isinstance(value, types):
+                    names = " or ".join(t.__name__ for t in types)
+                    raise _err(path, f"[{section}] {key}", f"expected {names}, got {type(value).__name__} {value!r}")
+            elif default is ...:
+                raise _err(path, f"[{section}] {key}", "required key is missing")
+            else:
+                value = default
+            values[section][key] = value
+    return _build(values, path, raw)
+
+
+def _str_list(path: Path, where: str, value: list[Any]) -> list[str]:
+    if not all(isinstance(v, str) for v in value):
+        raise _err(path, where, "expected a list of strings")
+    return list(value)
+
+
+def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Experiment:
+    from forecast import referential
+    from forecast.models import available_models
+
+    zones = _str_list(path, "[scope] zones", v["scope"]["zones"])
+    region = v["scope"]["region"]
+    known_zones = set(referential.load_zones()["zone"])
+    for z in zones:
+        if z not in known_zones:
+            raise _err(path, "[scope] zones", f"unknown zone d'emploi {z!r} (ZE2020 code, e.g. '4413' for Reims)")
+    if region:
+        region_zones = referential.region_zones(region) if region in set(referential.load_communes()["reg"]) else []
+        if not region_zones:
+            raise _err(path, "[scope] region", f"unknown region {region!r} (INSEE code, e.g. '44' for Grand Est)")
+        zones = sorted(set(zones) | set(region_zones))
+    if not zones:
+        raise _err(path, "[scope]", "select at least one zone (zones = [\"4413\"]) or a region (region = \"44\")")
+    start = _month(path, "[scope] start", v["scope"]["start"], allow_empty=False)
+    end = _month(path, "[scope] end", v["scope"]["end"], allow_empty=True)
+    if end and end < start:
+        raise _err(path, "[scope] end", f"{end} is before start {start}")
+
+    levels = _str_list(path, "[series] levels", v["series"]["levels"])
+    for lv in levels:
+        if lv not in LEVELS:
+            raise _err(path, "[series] levels", f"unknown level {lv!r} (known: {', '.join(LEVELS)})")
+    if "rome_zone" not in levels:
+        raise _err(path, "[series] levels", "must include 'rome_zone' (the occupation x zone series)")
+    measure = v["series"]["measure"]
+    if measure not in MEASURES:
+        raise _err(path, "[series] measure", f"unknown measure {measure!r} (known: {', '.join(MEASURES)})")
+    sim = float(v["series"]["dedupe_similarity"])
+    if not 0 < sim <= 1:
+        raise _err(path, "[series] dedupe_similarity", f"must be in (0, 1], got {sim}")
+
+    known_models = available_models()
+    families = _str_list(path, "[models] families", v["models"]["families"])
+    if not families:
+        raise _err(path, "[models] families", "name at least one model family")
+    for f in families:
+        if f not in known_models:
+            raise _err(path, "[models] families", f"unknown model {f!r} (known: {', '.join(known_models)})")
+    params = v["models"]["params"]
+    for f, p in params.items():
+        if f not in families:
+            raise _err(path, f"[models.params.{f}]", f"parameters for a model that is not in families ({', '.join(families)})")
+        if not isinstance(p, dict):
+            raise _err(path, f"[models.params.{f}]", "must be a table")
+
+    bt = v["backtest"]
+    for key in ("horizon", "windows"):
+        if bt[key] < 1:
+            raise _err(path, f"[backtest] {key}", f"must be >= 1, got {bt[key]}")
+    if bt["step"] < 0:
+        raise _err(path, "[backtest] step", f"must be >= 0 (0 means equal to the horizon), got {bt['step']}")
+    if bt["metric"] not in ("mase", "rmsse", "wape"):
+        raise _err(path, "[backtest] metric", f"unknown metric {bt['metric']!r} (known: mase, rmsse, wape)")
+    if v["forecast"]["horizon"] < 1:
+        raise _err(path, "[forecast] horizon", f"must be >= 1, got {v['forecast']['horizon']}")
+    rate = float(v["supply"]["completion_rate"])
+    if not 0 <= rate <= 1:
+        raise _err(path, "[supply] completion_rate", f"must be in [0, 1], got {rate}")
+    if v["output"]["n_jobs"] < 0:
+        raise _err(path, "[output] n_jobs", "must be >= 0 (0 = all cores)")
+
+    return Experiment(
+        path=path,
+        name=v["experiment"]["name"],
+        description=v["experiment"]["description"],
+        offers=tuple(Path(p) for p in _str_list(path, "[data] offers", v["data"]["offers"])),
+        sessions=tuple(Path(p) for p in _str_list(path, "[data] sessions", v["data"]["sessions"])),
+        store=Path(v["data"]["store"]),
+        zones=tuple(zones),
+        start=start,
+        end=end,
+        levels=tuple(levels),
+        measure=measure,
+        min_total=float(v["series"]["min_total"]),
+        top_skills=int(v["series"]["top_skills"]),
+        dedupe_days=int(v["series"]["dedupe_days"]),
+        dedupe_similarity=sim,
+        families=tuple(families),
+        model_params={k: dict(p) for k, p in params.items()},
+        backtest_horizon=bt["horizon"],
+        backtest_windows=bt["windows"],
+        backtest_step=bt["step"] or bt["horizon"],
+        metric=bt["metric"],
+        horizon=v["forecast"]["horizon"],
+        completion_rate=rate,
+        projection_years=v["supply"]["projection_years"],
+        output_dir=Path(v["output"]["dir"]),
+        top_plots=v["output"]["top_plots"],
+        n_jobs=v["output"]["n_jobs"],
+        raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""Plots and (later) the HTML report."""

@@ -7,14 +7,21 @@
 - ``predict(h)`` returns a :class:`ModelForecast`: the mean and the quantiles of
   ``QUANTILE_LEVELS`` for the next ``h`` months. Forecasts of counts are never negative.
 - A model knows nothing about dates, series identifiers, grouping or parallelism.
+
+Shared helpers for the families live here too: variance-stabilising transforms of counts
+(:class:`Transform`) and normal quantiles (:func:`normal_quantiles`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 from forecast.schema import QUANTILE_LEVELS
+
+#: Standard-normal quantiles of ``QUANTILE_LEVELS``, shape (len(levels), 1).
+Z_LEVELS: np.ndarray = norm.ppf(np.asarray(QUANTILE_LEVELS))[:, None]
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,12 @@ class ModelForecast:
 
 
 class Model:
-    """Base class. Subclasses set ``name`` and implement ``_fit`` and ``_predict``."""
+    """Base class. Subclasses set ``name`` and implement ``_fit`` and ``_predict``.
+
+    ``fit`` validates the input and hands ``_fit`` a private copy; ``predict`` checks the shapes
+    returned by ``_predict``, clips at 0 and sorts the quantiles, so every family honours the
+    contract even at its edges.
+    """
 
     name: str = "model"
 
@@ -36,9 +48,14 @@ class Model:
 
     def get_params(self) -> dict[str, object]:
         """Hyper-parameters as given to ``__init__`` (logged to MLflow)."""
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
 
     def fit(self, y: np.ndarray) -> "Model":
+        """Fit on one series (1-D, finite, oldest first); returns ``self``."""
         y = np.asarray(y, dtype=float)
         if y.ndim != 1 or len(y) == 0:
             raise ValueError("fit expects a non-empty 1-D series")
@@ -49,13 +66,16 @@ class Model:
         return self
 
     def predict(self, h: int) -> ModelForecast:
+        """Mean and ``QUANTILE_LEVELS`` quantiles of the next ``h`` months, all >= 0."""
         if not hasattr(self, "n_obs_"):
             raise RuntimeError(f"{self.name}: predict called before fit")
         if h < 1:
             raise ValueError("h must be >= 1")
-        mean, quantiles = self._predict(h)
-        mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
+        mean, quantiles = self._predict(int(h))
+        mean = np.maximum(np.asarray(mean, dtype=float).reshape(-1), 0.0)
         quantiles = np.maximum(np.asarray(quantiles, dtype=float), 0.0)
+        if mean.shape != (h,) or quantiles.shape != (len(QUANTILE_LEVELS), h):
+            raise RuntimeError(f"{self.name}: _predict returned shapes {mean.shape}, {quantiles.shape}")
         quantiles = np.sort(quantiles, axis=0)  # guarantee ordered quantiles
         return ModelForecast(mean=mean, quantiles=quantiles)
 
@@ -65,3 +85,61 @@ class Model:
 
     def _predict(self, h: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+
+# --- helpers shared by the families ---------------------------------------------------------
+
+
+def normal_quantiles(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Quantiles of N(mu, sigma^2) at ``QUANTILE_LEVELS``: shape (len(levels), h)."""
+    mu = np.asarray(mu, dtype=float).reshape(1, -1)
+    sigma = np.maximum(np.asarray(sigma, dtype=float).reshape(1, -1), 0.0)
+    return mu + Z_LEVELS * sigma
+
+
+def constant_forecast(value: float, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """A degenerate forecast: ``value`` everywhere, zero-width intervals."""
+    mean = np.full(h, float(value))
+    return mean, np.tile(mean, (len(QUANTILE_LEVELS), 1))
+
+
+TRANSFORMS = ("log1p", "sqrt", "none")
+
+
+class Transform:
+    """Variance-stabilising transform of counts and its back-transforms.
+
+    ``log1p``: z = log(1 + y); ``sqrt``: z = sqrt(y); ``none``: identity. If the model's predictive
+    distribution on the transformed scale is N(mu, s^2), :meth:`quantiles` maps its quantiles back
+    monotonically (so intervals skew right) and :meth:`mean` returns the bias-corrected mean
+    (log-normal mean for log1p, E[z^2] = mu^2 + s^2 for sqrt).
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in TRANSFORMS:
+            raise ValueError(f"unknown transform {kind!r}; choose one of {', '.join(TRANSFORMS)}")
+        self.kind = kind
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        if self.kind == "log1p":
+            return np.log1p(np.maximum(y, 0.0))
+        if self.kind == "sqrt":
+            return np.sqrt(np.maximum(y, 0.0))
+        return np.asarray(y, dtype=float)
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        if self.kind == "log1p":
+            return np.expm1(np.minimum(z, 50.0))
+        if self.kind == "sqrt":
+            return np.maximum(z, 0.0) ** 2
+        return np.asarray(z, dtype=float)
+
+    def mean(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        if self.kind == "log1p":
+            return np.expm1(np.minimum(mu + 0.5 * sigma**2, 50.0))
+        if self.kind == "sqrt":
+            return np.maximum(mu, 0.0) ** 2 + sigma**2
+        return np.asarray(mu, dtype=float)
+
+    def quantiles(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        return self.inverse(normal_quantiles(mu, sigma))

@@ -1,0 +1,44 @@
+"""Model families and their registry.
+
+Each family is a plain class on the :class:`forecast.models.base.Model` protocol; the engine builds
+them by name with :func:`make_model`. Importing this package is fast: heavy libraries (statsmodels'
+state-space code, Prophet) are imported inside the families' ``_fit``.
+"""
+from __future__ import annotations
+
+from forecast.errors import ModelError
+from forecast.models.arima import AutoArima
+from forecast.models.base import Model, ModelForecast
+from forecast.models.ets import DampedETS
+from forecast.models.naive import SeasonalNaive
+from forecast.models.prophet import ProphetModel
+
+MODEL_REGISTRY: dict[str, type[Model]] = {
+    SeasonalNaive.name: SeasonalNaive,
+    AutoArima.name: AutoArima,
+    ProphetModel.name: ProphetModel,
+    DampedETS.name: DampedETS,
+}
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`make_model`, sorted."""
+    return sorted(MODEL_REGISTRY)
+
+
+def make_model(name: str, **params: object) -> Model:
+    """Instantiate the registered family ``name`` with its hyper-parameters.
+
+    Raises :class:`ModelError` for an unknown name (listing the known ones) or invalid parameters.
+    """
+    try:
+        cls = MODEL_REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(available_models())}") from None
+    try:
+        return cls(**params)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"model {name!r}: invalid parameters {params!r}: {exc}") from None
+
+
+__all__ = ["MODEL_REGISTRY", "Model", "ModelForecast", "available_models", "make_model"]

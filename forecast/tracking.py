@@ -264,6 +264,17 @@ def _store_lock(store: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _create_store(store: Path) -> None:
+    """Create ``<store>/mlflow.db`` (alembic migrations: about 2 s) with MLflow's ``Default``
+    experiment under ``<store>/artifacts/0``; through ``MlflowClient`` it would point at
+    ``./mlruns/0`` relative to whatever the working directory happens to be."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    started = time.perf_counter()
+    SqlAlchemyStore(tracking_uri(store), artifacts_uri(store))
+    log.debug("MLflow store %s created in %.2f s", store, time.perf_counter() - started)
+
+
 def _client(store: Path) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
@@ -352,6 +363,8 @@ class MlflowTracker(_ParentContext):
         (self.store / ARTIFACTS_DIR).mkdir(exist_ok=True)
         started = time.perf_counter()
         with _store_lock(self.store):
+            if not (self.store / DB_NAME).is_file():
+                _create_store(self.store)
             self.client = _client(self.store)
             self.experiment_id = self._ensure_experiment()
         log.debug("MLflow store %s opened in %.2f s", self.store, time.perf_counter() - started)

@@ -31,11 +31,26 @@ def prob_exceeds(quantiles: np.ndarray, levels: tuple[float, ...], threshold: np
     return out
 
 
-def compute_gap(forecasts: pd.DataFrame, catalog: pd.DataFrame, supply: pd.DataFrame) -> pd.DataFrame:
-    """Gap table (schema.GAP_COLUMNS + label) for the occupation x zone forecasts."""
+def occupations_of(unique_ids: pd.Series) -> pd.DataFrame:
+    """Occupation x zone series recognised from their identifiers ('4413/J1501')."""
+    ids = pd.Series(pd.unique(unique_ids.astype(str)))
+    m = ids.str.extract(r"^(?P<zone>[0-9A-Z]{4})/(?P<key>[A-N]\d{4})$")
+    out = pd.DataFrame({S.UID: ids, S.ZONE: m["zone"], S.KEY: m["key"]}).dropna()
+    out["label"] = out[S.UID]
+    return out
+
+
+def compute_gap(forecasts: pd.DataFrame, catalog: pd.DataFrame | None, supply: pd.DataFrame) -> pd.DataFrame:
+    """Gap table (schema.GAP_COLUMNS + label) for the occupation x zone forecasts.
+
+    Without a catalog, occupation series are recognised by their identifiers ('4413/J1501').
+    """
     S.require_columns(forecasts, S.FORECAST_COLUMNS, "forecasts")
     S.require_columns(supply, S.SUPPLY_COLUMNS, "supply")
-    occ = catalog[catalog[S.LEVEL] == "rome_zone"][[S.UID, S.ZONE, S.KEY, "label"]]
+    if catalog is None:
+        occ = occupations_of(forecasts[S.UID])
+    else:
+        occ = catalog[catalog[S.LEVEL] == "rome_zone"][[S.UID, S.ZONE, S.KEY, "label"]]
     f = forecasts.merge(occ, on=S.UID, how="inner").rename(columns={S.KEY: S.ROME})
     monthly = supply.groupby([S.ZONE, S.ROME, S.DS], as_index=False)[S.SUPPLY].sum()
     g = f.merge(monthly, on=[S.ZONE, S.ROME, S.DS], how="left")

@@ -68,3 +68,22 @@ def write_with(writer: Callable[[Path], None], path: Path) -> Path:
     with atomic_path(path) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet, CSV or XLSX table written by this tool; a clear error if it cannot."""
+    from forecast.errors import DataError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix == ".csv":
+            return pd.read_csv(path, parse_dates=["ds"])
+        if path.suffix == ".xlsx":
+            return pd.read_excel(path)
+    except Exception as exc:  # noqa: BLE001 - reader failures become one clear error
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    raise DataError(f"{path}: unsupported table format (use .parquet, .csv or .xlsx)")

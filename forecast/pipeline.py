@@ -1,0 +1,282 @@
+"""run_experiment(experiment, tracker) -> RunResult: the whole flow, stage by stage.
+
+ingest -> series -> backtest -> select -> predict -> supply -> gap -> outputs, with MLflow
+called at stage boundaries through the tracker handed in (stages never import mlflow).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecast import schema as S
+from forecast.config import Experiment
+from forecast.errors import DataError
+from forecast.gap import compute_gap, gap_summary
+from forecast.io import write_json, write_table
+from forecast.report.plots import plot_demand_vs_supply
+from forecast.series import build_series
+from forecast.store import FileReport, Store
+from forecast.supply import project_supply
+from forecast.tracking import NullTracker, Tracker
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, tables and plots, and the headline figures."""
+
+    run_dir: Path
+    run_id: str | None
+    experiment: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Path] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+
+
+def n_jobs_of(exp: Experiment) -> int:
+    return exp.n_jobs or os.cpu_count() or 1
+
+
+def ingest_stage(exp: Experiment) -> list[FileReport]:
+    """Ingest the experiment's offer and session files into its store (idempotent)."""
+    reports: list[FileReport] = []
+    with Store(exp.store) as store:
+        if exp.offers:
+            reports += store.ingest(list(exp.offers), "offers", dedupe_days=exp.dedupe_days,
+                                    dedupe_similarity=exp.dedupe_similarity)
+        if exp.sessions:
+            reports += store.ingest(list(exp.sessions), "sessions")
+    return reports
+
+
+def series_stage(exp: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with Store(exp.store, read_only=True) as store:
+        return build_series(store, exp.zones, exp.start, exp.end, exp.levels, exp.measure,
+                            exp.min_total, exp.top_skills)
+
+
+def sessions_of(exp: Experiment) -> pd.DataFrame:
+    with Store(exp.store, read_only=True) as store:
+        return store.query("SELECT * FROM sessions")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _select_forecasts(modelled: pd.DataFrame, selection: pd.DataFrame, specs: dict[str, dict], horizon: int,
+                      n_jobs: int, progress: Callable[[int, int], None] | None, fallback: str) -> pd.DataFrame:
+    """Fit each series' selected model on the full history and forecast; fall back on failure."""
+    from forecast.engine import fit_predict
+
+    chosen = selection.set_index(S.UID)[S.MODEL]
+    parts = []
+    for family in sorted(set(chosen)):
+        ids = chosen.index[chosen == family]
+        part = modelled[modelled[S.UID].isin(ids)]
+        parts.append(fit_predict(part, {family: specs.get(family, {})}, horizon, n_jobs=n_jobs, progress=progress))
+    fc = pd.concat(parts, ignore_index=True)
+    failed = fc.loc[fc[S.MEAN].isna(), S.UID].unique()
+    if len(failed):
+        log.warning("%d series: selected model failed on the full history, fallback %s", len(failed), fallback)
+        fb = fit_predict(modelled[modelled[S.UID].isin(failed)], {fallback: specs.get(fallback, {})}, horizon, n_jobs=1)
+        fc = pd.concat([fc[~fc[S.UID].isin(failed)], fb], ignore_index=True)
+    fc = fc.rename(columns={S.MODEL: "chosen"}).assign(**{S.MODEL: "selected"})
+    return fc.sort_values([S.UID, S.DS]).reset_index(drop=True)
+
+
+def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Progress | None = None,
+                   run_dir: Path | None = None) -> RunResult:
+    """Run every stage of an experiment and write its outputs into one folder per run."""
+    from forecast.backtest import cross_validation
+    from forecast.metrics import aggregate, evaluate
+    from forecast.select import nested_selection_score, select_best
+
+    tracker = tracker or NullTracker()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(run_dir or exp.output_dir / exp.name / stamp)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    n_jobs = n_jobs_of(exp)
+    timings: dict[str, float] = {}
+    fallback = "seasonal_naive" if "seasonal_naive" in exp.families else exp.families[0]
+
+    def tick(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(stage, done, total)) if progress else None
+
+    params = {"zones": ",".join(exp.zones), "start": exp.start, "end": exp.end or "auto",
+              "measure": exp.measure, "families": ",".join(exp.families), "horizon": exp.horizon,
+              "backtest_horizon": exp.backtest_horizon, "backtest_windows": exp.backtest_windows,
+              "backtest_step": exp.backtest_step, "metric": exp.metric, "min_total": exp.min_total,
+              "top_skills": exp.top_skills, "completion_rate": exp.completion_rate, "n_jobs": n_jobs}
+    tags = {"experiment_file": str(exp.path), "run_dir": str(run_dir), "code_version": _git_commit()}
+    result = RunResult(run_dir=run_dir, run_id=None, experiment=exp.name)
+    with tracker.parent(f"{exp.name}-{stamp}", params, tags) as run_id:
+        result.run_id = run_id
+        t0 = time.perf_counter()
+        reports = ingest_stage(exp)
+        timings["ingest"] = time.perf_counter() - t0
+        ingest_counts = {k: sum(getattr(r, f"n_{k}") for r in reports) for k in ("input", "accepted", "duplicates", "rejected")}
+
+        t0 = time.perf_counter()
+        series, catalog = series_stage(exp)
+        modelled_ids = set(catalog.loc[catalog["modelled"], S.UID])
+        if not modelled_ids:
+            raise DataError(f"{exp.path}: no series has enough data to model (lower [series] min_total)")
+        modelled = series[series[S.UID].isin(modelled_ids)].reset_index(drop=True)
+        end = str(series[S.DS].max().to_period("M"))
+        timings["series"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        specs = exp.model_specs()
+        cv = cross_validation(modelled, specs, h=exp.backtest_horizon, n_windows=exp.backtest_windows,
+                              step=exp.backtest_step, n_jobs=n_jobs, progress=tick("backtest"))
+        metrics = evaluate(cv, modelled)
+        agg = aggregate(metrics)
+        nested = nested_selection_score(cv, modelled, metric=exp.metric)
+        timings["backtest"] = time.perf_counter() - t0
+
+        selection = select_best(metrics, metric=exp.metric, fallback=fallback)
+        t0 = time.perf_counter()
+        forecasts = _select_forecasts(modelled, selection, specs, exp.horizon, n_jobs, tick("predict"), fallback)
+        timings["predict"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        supply = project_supply(sessions_of(exp), exp.zones, exp.start, end, exp.horizon,
+                                exp.completion_rate, exp.projection_years)
+        gap = compute_gap(forecasts, catalog, supply)
+        summary_gap = gap_summary(gap, months=min(12, exp.horizon))
+        timings["supply_gap"] = time.perf_counter() - t0
+
+        # --- outputs ---------------------------------------------------------------------
+        tables = {
+            "series": write_table(series, run_dir / "series.parquet"),
+            "catalog": write_table(catalog, run_dir / "catalog.parquet"),
+            "backtest": write_table(cv, run_dir / "backtest.parquet"),
+            "metrics": write_table(metrics, run_dir / "metrics.parquet"),
+            "metrics_summary": write_table(agg, run_dir / "metrics_summary.csv"),
+            "selection_score": write_table(nested, run_dir / "selection_score.csv"),
+            "selection": write_table(selection, run_dir / "selection.csv"),
+            "forecasts": write_table(forecasts, run_dir / "forecasts.parquet"),
+            "supply": write_table(supply, run_dir / "supply.parquet"),
+            "gap": write_table(gap, run_dir / "gap.parquet"),
+            "gap_summary": write_table(summary_gap, run_dir / "gap_summary.csv"),
+        }
+        tables["forecasts_csv"] = write_table(forecasts, run_dir / "forecasts.csv")
+        tables["gap_csv"] = write_table(gap, run_dir / "gap.csv")
+        result.tables = tables
+        t0 = time.perf_counter()
+        result.plots = _plots(exp, series, catalog, forecasts, supply, run_dir)
+        timings["plots"] = time.perf_counter() - t0
+
+        # --- headline figures and tracking ---------------------------------------------------
+        nested_m = nested[nested[S.METRIC] == exp.metric].set_index(S.MODEL)[S.VALUE]
+        summary: dict[str, Any] = {
+            "experiment": exp.name, "run_dir": str(run_dir), "run_id": run_id, "end": end,
+            "series": len(catalog), "modelled_series": len(modelled_ids), "ingest": ingest_counts,
+            "metric": exp.metric,
+            "backtest": {m: {k: float(v) for k, v in g.set_index(S.METRIC)[S.VALUE].items()}
+                         for m, g in agg.groupby(S.MODEL)},
+            "selection_vs_baseline": {k: float(v) for k, v in nested_m.items()},
+            "selection_counts": selection[S.MODEL].value_counts().to_dict(),
+            "timings_s": {k: round(v, 2) for k, v in timings.items()},
+            "top_shortages": summary_gap.head(10)[["label", "demand", "supply", "gap"]].round(1).to_dict("records"),
+        }
+        result.summary = summary
+        write_json(summary, run_dir / "summary.json")
+        for family in exp.families:
+            fam = agg[agg[S.MODEL] == family].set_index(S.METRIC)[S.VALUE].to_dict()
+            tracker.log_child(family, {"family": family, **{f"param_{k}": v for k, v in specs[family].items()}},
+                              fam, tags={"model_family": family})
+        parent_metrics = {f"{exp.metric}_selected": nested_m.get("selected", float("nan")),
+                          f"{exp.metric}_seasonal_naive_same_windows": nested_m.get("seasonal_naive", float("nan")),
+                          "n_series": float(len(catalog)), "n_modelled": float(len(modelled_ids)),
+                          "offers_accepted": float(ingest_counts["accepted"]),
+                          "offers_rejected": float(ingest_counts["rejected"]),
+                          **{f"time_{k}_s": v for k, v in timings.items()}}
+        for m, v in nested_m.items():
+            parent_metrics[f"nested_{exp.metric}_{m}"] = v
+        tracker.log_metrics(parent_metrics)
+        tracker.log_artifact(exp.path, "config")
+        tracker.log_artifacts(run_dir, "outputs")
+    return result
+
+
+def _plots(exp: Experiment, series: pd.DataFrame, catalog: pd.DataFrame, forecasts: pd.DataFrame,
+           supply: pd.DataFrame, run_dir: Path) -> list[Path]:
+    """PNG of demand forecast vs supply for the top occupations by forecast demand."""
+    occ = catalog[(catalog[S.LEVEL] == "rome_zone") & catalog["modelled"]]
+    fc = forecasts[forecasts[S.UID].isin(occ[S.UID])]
+    top = fc.groupby(S.UID)[S.MEAN].sum().sort_values(ascending=False).head(exp.top_plots).index
+    info = occ.set_index(S.UID)
+    paths = []
+    hist_start = series[S.DS].max() - pd.DateOffset(months=47)
+    for rank, u in enumerate(top, start=1):
+        row = info.loc[u]
+        hist = series[(series[S.UID] == u) & (series[S.DS] >= hist_start)]
+        sp = supply[(supply[S.ZONE] == row[S.ZONE]) & (supply[S.ROME] == row[S.KEY]) & (supply[S.DS] >= hist_start)]
+        name = f"{rank:02d}_{row[S.ZONE]}_{row[S.KEY]}.png"
+        paths.append(plot_demand_vs_supply(hist, fc[fc[S.UID] == u], sp, f"{row['label']} ({row[S.KEY]})",
+                                           run_dir / "plots" / name))
+    return paths
+
+
+@dataclass
+class BacktestResult:
+    cv: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    selection_score: pd.DataFrame
+    selection: pd.DataFrame
+
+
+def backtest_series(series: pd.DataFrame, families: list[str] | tuple[str, ...], horizon: int = 12,
+                    windows: int = 3, step: int | None = None, metric: str = "mase", n_jobs: int = 1,
+                    progress: Callable[[int, int], None] | None = None,
+                    params: dict[str, dict] | None = None) -> BacktestResult:
+    """Rolling-origin backtest of ``families`` on long series; per-series selection and its honest score."""
+    from forecast.backtest import cross_validation
+    from forecast.metrics import aggregate, evaluate
+    from forecast.select import nested_selection_score, select_best
+
+    specs = {f: dict((params or {}).get(f, {})) for f in families}
+    cv = cross_validation(series, specs, h=horizon, n_windows=windows, step=step or horizon, n_jobs=n_jobs,
+                          progress=progress)
+    metrics = evaluate(cv, series)
+    fallback = "seasonal_naive" if "seasonal_naive" in families else families[0]
+    nested = (nested_selection_score(cv, series, metric=metric) if windows >= 2 and len(families) > 1
+              else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
+    return BacktestResult(cv, metrics, aggregate(metrics), nested,
+                          select_best(metrics, metric=metric, fallback=fallback))
+
+
+def predict_series(series: pd.DataFrame, families: list[str] | tuple[str, ...], horizon: int,
+                   model: str | None = None, backtest_horizon: int = 12, windows: int = 3,
+                   metric: str = "mase", n_jobs: int = 1,
+                   progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Forecast long series ``horizon`` months ahead: with ``model`` if named, otherwise the
+    product's default strategy (each series' best family by rolling-origin backtest)."""
+    from forecast.engine import fit_predict
+
+    if model is not None:
+        return fit_predict(series, {model: {}}, horizon, n_jobs=n_jobs, progress=progress)
+    bt = backtest_series(series, families, backtest_horizon, windows, None, metric, n_jobs)
+    fallback = "seasonal_naive" if "seasonal_naive" in families else families[0]
+    specs = {f: {} for f in families}
+    return _select_forecasts(series, bt.selection, specs, horizon, n_jobs, progress, fallback)

@@ -1,0 +1,116 @@
+import json
+
+import pytest
+
+from conftest import lheo_xml, offer, write_jsonl
+from forecast.errors import DataError
+from forecast.ingest import read_lheo, read_offers_json
+from forecast.store import Store
+
+
+def test_offers_jsonl_accepts_and_rejects_with_reasons(tmp_path):
+    recs = [
+        offer(1),
+        offer(2, lieuTravail={"libelle": "51 - SAINT-BRICE-COURCELLES"}),   # placed by name within its département
+        offer(3, romeCode="Z9999"),                                         # unknown ROME
+        offer(4, lieuTravail={"commune": "99999"}),                         # unknown commune
+        offer(5, dateCreation="hier"),                                      # bad date
+        offer(6, nombrePostes=0),                                           # bad positions
+        "{not json",
+        offer(7, lieuTravail={"libelle": "51 - NULLEPART"}),
+    ]
+    p = write_jsonl(tmp_path / "o.jsonl.gz", recs, gz=True)
+    res = read_offers_json(p)
+    assert res.n_input == 8 and res.n_accepted == 2 and res.n_rejected == 6
+    offers = res.frames["offers"]
+    assert list(offers["zone"]) == ["4413", "4413"]
+    assert offers.loc[offers["offer_id"] == "T000002", "commune"].item() == "51474"
+    assert set(offers["rome"]) == {"J1501"}
+    rj = res.rejects.set_index("record")
+    assert rj.loc[3, "field"] == "romeCode" and "unknown ROME code 'Z9999'" in rj.loc[3, "reason"]
+    assert rj.loc[4, "field"] == "lieuTravail.commune"
+    assert rj.loc[5, "field"] == "dateCreation"
+    assert rj.loc[6, "field"] == "nombrePostes"
+    assert rj.loc[7, "field"] == "record" and "not valid JSON" in rj.loc[7, "reason"]
+    assert "NULLEPART" in rj.loc[8, "reason"]
+    assert set(res.rejects["source"]) == {str(p)}
+    assert list(res.frames["offer_skills"]["skill"]) == ["100008", "100008"]
+
+
+def test_search_response_and_array(tmp_path):
+    p1 = tmp_path / "search.json"
+    p1.write_text(json.dumps({"resultats": [offer(1), offer(2)], "filtresPossibles": []}), encoding="utf-8")
+    p2 = tmp_path / "array.json"
+    p2.write_text(json.dumps([offer(3)]), encoding="utf-8")
+    assert read_offers_json(p1).n_accepted == 2
+    assert read_offers_json(p2).n_accepted == 1
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text("[1, 2", encoding="utf-8")
+    with pytest.raises(DataError, match="bad.json: not valid JSON"):
+        read_offers_json(p)
+
+
+def test_lheo_sessions_and_rejects(tmp_path):
+    p = tmp_path / "f.xml"
+    p.write_text(lheo_xml(), encoding="utf-8")
+    res = read_lheo(p)
+    assert res.n_input == 4 and res.n_accepted == 3
+    s = res.frames["sessions"]
+    assert set(s["places"]) == {20} and set(s["zone"]) == {"4413"} and set(s["rome"]) == {"J1501"}
+    assert (s["end"] > s["start"]).all()
+    assert res.rejects.iloc[0]["field"] == "code-ROME"
+
+
+def test_lheo_refuses_entity_expansion(tmp_path):
+    p = tmp_path / "bomb.xml"
+    p.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+                 "<lheo>&lol2;</lheo>", encoding="utf-8")
+    with pytest.raises(DataError, match="refused unsafe XML"):
+        read_lheo(p)
+
+
+def test_store_counts_add_up_idempotent_and_updates(tmp_path):
+    store_path = tmp_path / "s.duckdb"
+    recs = [offer(i) for i in range(1, 6)] + [offer(99, romeCode="Z9999")]
+    # An exact re-publication 3 days later (new id, same description) and a same-id update.
+    recs.append(offer(50, description=recs[0]["description"], dateCreation="2024-03-08T09:00:00.000Z"))
+    recs.append(offer(1, nombrePostes=3))
+    p = write_jsonl(tmp_path / "a.jsonl", recs)
+    with Store(store_path) as st:
+        (r,) = st.ingest([p], "offers")
+        assert r.n_input == 8
+        assert r.n_accepted + r.n_duplicates + r.n_rejected == r.n_input
+        assert r.n_rejected == 1 and r.n_duplicates == 2
+        assert st.query("SELECT positions FROM offers WHERE offer_id='T000001'").iloc[0, 0] == 3
+        assert st.query("SELECT duplicate_of FROM offers WHERE offer_id='T000050'").iloc[0, 0] == "T000001"
+        before = st.counts()
+        (again,) = st.ingest([p], "offers")
+        assert again.skipped and st.counts() == before
+        assert len(st.rejects()) == 1 and len(st.ingest_log()) == 1
+
+
+def test_interrupted_ingest_leaves_store_unchanged(tmp_path, monkeypatch):
+    store_path = tmp_path / "s.duckdb"
+    good = write_jsonl(tmp_path / "good.jsonl", [offer(1)])
+    other = write_jsonl(tmp_path / "other.jsonl", [offer(2), offer(3)])
+    with Store(store_path) as st:
+        st.ingest([good], "offers")
+        before = st.counts()
+        real = st.con.execute
+
+        def boom(sql, *a, **k):
+            if sql.startswith("INSERT INTO offer_skills"):
+                raise KeyboardInterrupt
+            return real(sql, *a, **k)
+
+        monkeypatch.setattr(st, "con", type("C", (), {"execute": staticmethod(boom), "register": st.con.register,
+                                                     "unregister": st.con.unregister})())
+        with pytest.raises(KeyboardInterrupt):
+            st._ingest_file(other, "offers", read_offers_json)
+        monkeypatch.undo()
+        assert st.counts() == before
+        (r,) = st.ingest([other], "offers")
+        assert r.n_accepted == 2 and st.counts()["offers"] == 3

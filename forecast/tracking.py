@@ -18,10 +18,12 @@ which ``NullTracker`` users and the CLI's ``--help`` should not pay.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -391,7 +393,10 @@ class MlflowTracker(_ParentContext):
         """Start the parent run and return its id; params and tags are logged batched."""
         if self.parent_id is not None:
             raise RuntimeError(f"parent run {self.parent_id} is still open: call end_parent() first")
-        run = self.client.create_run(self.experiment_id, run_name=run_name)
+        # What the fluent API would record: the UI's User and Source columns.
+        context = {"mlflow.user": getpass.getuser(), "mlflow.source.type": "LOCAL",
+                   "mlflow.source.name": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"}
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=context)
         self.parent_id = run.info.run_id
         self._logged_params = {}
         self._batch(self.parent_id, params=params, tags=tags)

@@ -57,7 +57,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 return True
-            raise
+            raise ForecastError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return False
 
 
@@ -97,9 +97,9 @@ class UiServer:
         started = time.monotonic()
         while True:
             if not self.running:
-                code = self.process.returncode
+                code, tail = self.process.returncode, self.log_tail()
                 self.stop()
-                raise ForecastError(f"the MLflow server exited (code {code}) before answering:\n{self.log_tail()}")
+                raise ForecastError(f"the MLflow server exited (code {code}) before answering:\n{tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                     if response.status == 200:
@@ -109,9 +109,9 @@ class UiServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             if time.monotonic() - started > timeout:
+                tail = self.log_tail()
                 self.stop()
-                raise ForecastError(f"the MLflow server did not answer on {self.url} within {timeout:g} s:\n"
-                                    f"{self.log_tail()}")
+                raise ForecastError(f"the MLflow server did not answer on {self.url} within {timeout:g} s:\n{tail}")
             time.sleep(0.25)
 
     def wait(self) -> int:
@@ -123,7 +123,8 @@ class UiServer:
             raise
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the server's whole process group; kill it if still alive after ``timeout``."""
+        """Terminate the server's whole process group (kill it if still alive after ``timeout``) and
+        delete its log file. Safe to call twice."""
         _LIVE.discard(self)
         if self.process.returncode is None:
             self._signal(signal.SIGTERM)
@@ -135,6 +136,7 @@ class UiServer:
                 self.process.wait(timeout=timeout)
         # uvicorn children may outlive the leader for a moment: make sure the group is gone.
         self._signal(signal.SIGKILL, only_if_alive=True)
+        self.log_path.unlink(missing_ok=True)
 
     def _signal(self, sig: int, only_if_alive: bool = False) -> None:
         try:

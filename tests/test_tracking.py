@@ -187,3 +187,22 @@ def test_null_tracker_does_nothing(tmp_path: Path) -> None:
         with tracker.parent("y"):
             raise KeyError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_two_processes_create_the_same_store_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from forecast.tracking import MlflowTracker\n"
+              "t = MlflowTracker(Path(sys.argv[1]), 'same')\n"
+              "with t.parent(sys.argv[2], {}, {}):\n    t.log_metrics({'m': 1.0})\n")
+    root = Path(__file__).resolve().parents[1]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "store"), f"r{i}"], cwd=root,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    runs = find_runs(tmp_path / "store", "same")
+    assert sorted(runs["run_name"]) == ["r0", "r1"] and set(runs["status"]) == {"FINISHED"}
+    assert runs["tags.mlflow.user"].notna().all()

@@ -79,3 +79,9 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
         serve(tmp_path / "nope", port=free_port())
     with pytest.raises(ForecastError, match="no MLflow store"):
         experiment_id(tmp_path / "nope", "reims")
+
+
+def test_bad_host_is_a_clear_error(store: tuple[Path, str]) -> None:
+    path, _ = store
+    with pytest.raises(ForecastError, match="cannot listen on 203.0.113.7"):
+        serve(path, host="203.0.113.7", port=free_port())

@@ -206,3 +206,11 @@ def test_two_processes_create_the_same_store_at_once(tmp_path: Path) -> None:
     runs = find_runs(tmp_path / "store", "same")
     assert sorted(runs["run_name"]) == ["r0", "r1"] and set(runs["status"]) == {"FINISHED"}
     assert runs["tags.mlflow.user"].notna().all()
+
+
+def test_importing_does_not_import_mlflow() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, forecast.tracking, forecast.ui; assert 'mlflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

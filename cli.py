@@ -344,20 +344,18 @@ def ui(store: Annotated[Path, typer.Option(help="MLflow store folder.")] = Path(
 
     Example: forecast ui --port 5000
     """
-    import time
-
     from forecast.ui import serve
 
-    with serve(store, port=port) as server:
-        url = server.url
-        if experiment:
-            from forecast.ui import experiment_id
+    from forecast.tracking import experiment_id, latest_experiment_id
 
-            url = server.runs_url(experiment_id(store, experiment))
+    if not (store / "mlflow.db").exists():
+        raise ForecastError(f"{store}: no MLflow store yet (run `forecast run experiments/reims.toml` first)")
+    exp_id = experiment_id(store, experiment) if experiment else latest_experiment_id(store)
+    with serve(store, port=port) as server:
+        url = server.runs_url(exp_id) if exp_id else server.url
         typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
         try:
-            while server.running():
-                time.sleep(0.5)
+            server.wait()
         except KeyboardInterrupt:
             typer.echo("Stopping the MLflow UI.")
 

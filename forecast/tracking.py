@@ -301,6 +301,16 @@ def experiment_id(store: Path, experiment: str) -> str:
     return str(found.experiment_id)
 
 
+def latest_experiment_id(store: Path) -> str | None:
+    """The id of the experiment with the newest run (the Default experiment only if it is the only one)."""
+    client = _existing_client(store)
+    exps = [e for e in client.search_experiments() if e.lifecycle_stage == "active"]
+    if not exps:
+        return None
+    runs = client.search_runs([e.experiment_id for e in exps], max_results=1, order_by=["attributes.start_time DESC"])
+    return str(runs[0].info.experiment_id) if runs else str(exps[0].experiment_id)
+
+
 def find_runs(store: Path, experiment: str = "default") -> pd.DataFrame:
     """Every run of ``experiment`` as one row: run_id, run_name, status, parent_run_id, start/end
     time, artifact_uri, then ``params.*``, ``metrics.*`` and ``tags.*`` columns (newest first)."""

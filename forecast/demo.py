@@ -326,7 +326,7 @@ def generate_demo(out_dir: Path, *, seed: int = 42, start: str = "2019-01", end:
     # --- training programmes ---------------------------------------------------------------------------
     rtrain = np.random.default_rng([seed, 4])
     t1y, t1m = divmod(t1, 12)
-    last_start = dt.date(t1y + 1, t1m + 1, 1) + dt.timedelta(days=365)     # ~12 months after end
+    last_start = dt.date((t1 + 1) // 12, (t1 + 1) % 12 + 1, 1) + dt.timedelta(days=365)     # ~12 months after end
     programmes = []
     pairs: list[dict[str, Any]] = []
     lam_last = lam[:, :, -12:].mean(axis=2) * 12

@@ -242,24 +242,12 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
             intitule = intitule.upper()
         # description
         opener = OPENERS[int(u[8] * len(OPENERS))].format(ent=ent, metier=metier(app), ville=name)
-        parts = [opener]
         said = [_lower_first(lk.skill_label[c]) for c in comps[:3] if lk.skill_label.get(c)]
-        hard_said = [s for c, s in zip(comps[:3], said, strict=False)]
-        if hard_said:
-            parts.append("Vos missions : " + (", ".join(hard_said[:-1]) + " et " + hard_said[-1]
-                                              if len(hard_said) > 1 else hard_said[0]) + ".")
-        else:
-            parts.append("Vous assurez les missions courantes du poste au sein de l'équipe.")
-        if fam in EXTRAS and u[9] < 0.7:
-            parts.append(EXTRAS[fam])
         ctr_label = _contract_label(contract, fam, u[10])
-        parts.append(f"Poste en {contract if contract in ('CDI', 'CDD') else ctr_label.lower()}.")
-        parts.append(PROFILE[exp].format(n=1 + int(u[11] * 3)))
-        desc = " ".join(parts)
-        while len(desc) > 400 and len(parts) > 2:
-            parts.pop(2 if len(parts) > 3 else -1)
-            desc = " ".join(parts)
-        desc = desc[:400]
+        tail = [f"Poste en {contract if contract in ('CDI', 'CDD') else ctr_label.lower()}.",
+                PROFILE[exp].format(n=1 + int(u[11] * 3))]
+        extra = [EXTRAS[fam]] if fam in EXTRAS and u[9] < 0.7 else []
+        desc = _describe(opener, said, extra, tail)
         nature = "Contrat travail"
         if contract in ("CDD", "CDI") and u[9] > 0.94:
             nature = "Contrat apprentissage" if u[9] > 0.97 else "Cont. professionnalisation"
@@ -315,6 +303,28 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
             rec["qualificationLibelle"] = family.qualification
         out.append(rec)
     return out
+
+
+def _describe(opener: str, said: list[str], extra: list[str], tail: list[str]) -> str:
+    """Join the sentences, dropping optional ones until the text fits in 385 characters (room for the
+    one-word change of a duplicate, the whole staying under 400)."""
+    while True:
+        if said:
+            missions = "Vos missions : " + (", ".join(said[:-1]) + " et " + said[-1] if len(said) > 1 else said[0]) + "."
+        else:
+            missions = "Vous assurez les missions courantes du poste au sein de l'équipe."
+        desc = " ".join([opener, missions, *extra, *tail])
+        if len(desc) <= 385:
+            return desc
+        if extra:
+            extra = []
+        elif len(tail) > 1:
+            tail = tail[:1]
+        elif len(said) > 1:
+            said = said[:-1]
+        else:
+            cut = desc[:384].rsplit(" ", 1)[0].rstrip(",;:")
+            return cut + "."
 
 
 def positions(fams: list[str], rng: np.random.Generator) -> np.ndarray:

@@ -189,7 +189,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _gzip_lines(lines: list[str]) -> bytes:
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=5) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=4) as gz:
         gz.write(("\n".join(lines) + "\n").encode("utf-8"))
     return buf.getvalue()
 
@@ -278,7 +278,7 @@ def generate_demo(out_dir: Path, *, seed: int = 42, start: str = "2019-01", end:
         v[order] for v in (o_zone, o_rome, o_t, o_commune, o_dep, o_name, o_town, created, month_abs))
     last_second = np.datetime64(f"{(t1 + 1) // 12:04d}-{(t1 + 1) % 12 + 1:02d}-01T00:00:00") - np.timedelta64(1, "s")
     updated = np.minimum(created + (rng.exponential(3.0, size=n) * 86400).astype("timedelta64[s]"), last_second)
-    unique_names = set(com.groupby(["dep", "libelle"]).filter(lambda g: len(g) == 1)["commune"])
+    unique_names = set(com.loc[~com.duplicated(["dep", "libelle"], keep=False), "commune"])
     missing = (rng.random(n) < MISSING_COMMUNE_RATE) & np.array([c in unique_names for c in o_commune], dtype=bool)
     upper = rng.random(n) < UPPER_TITLE_RATE
     is_dup = rng.random(n) < DUPLICATE_RATE

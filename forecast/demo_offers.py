@@ -6,6 +6,7 @@ plain loop assembles the records (no pandas row loops).
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,9 +125,9 @@ def metier(label: str) -> str:
 class Lookups:
     """Referential lookups the record builder needs, prepared once."""
 
-    fiches_of: dict[str, tuple[list[str], np.ndarray]]
+    fiches_of: dict[str, tuple[list[str], list[float]]]
     fiche_label: dict[str, str]
-    apps_of: dict[str, tuple[list[str], np.ndarray]]
+    apps_of: dict[str, tuple[list[str], list[float]]]
     skills_of: dict[str, list[str]]
     soft_of: dict[str, list[str]]
     skill_label: dict[str, str]
@@ -135,20 +136,20 @@ class Lookups:
 def lookups(romes: list[str]) -> Lookups:
     f = ref.load_fiches()
     f = f[f["code_rome_parent"].isin(romes)]
-    fiches_of: dict[str, tuple[list[str], np.ndarray]] = {}
+    fiches_of: dict[str, tuple[list[str], list[float]]] = {}
     for parent, grp in f.groupby("code_rome_parent", sort=True):
         codes = sorted(grp["code_rome"])
         w = np.array([4.0 if c == parent else 1.0 for c in codes])
-        fiches_of[str(parent)] = (codes, np.cumsum(w) / w.sum())
+        fiches_of[str(parent)] = (codes, (np.cumsum(w) / w.sum()).tolist())
     a = ref.load_appellations()
     a = a[a["code_rome"].isin(f["code_rome"]) & (a["peu_usite"] != "O")]
-    apps_of: dict[str, tuple[list[str], np.ndarray]] = {}
+    apps_of: dict[str, tuple[list[str], list[float]]] = {}
     for fiche, grp in a.groupby("code_rome", sort=True):
         labels = list(grp["libelle"])
         fl = f.loc[f["code_rome"] == fiche, "libelle_rome"].iloc[0]
         w = 1.0 / np.arange(1, len(labels) + 1) ** 0.7
         w[[i for i, lab in enumerate(labels) if lab == fl]] = w.max() * 3  # the fiche's own title
-        apps_of[str(fiche)] = (labels, np.cumsum(w) / w.sum())
+        apps_of[str(fiche)] = (labels, (np.cumsum(w) / w.sum()).tolist())
     fs = ref.load_fiche_skills()
     fs = fs[fs["code_rome"].isin(f["code_rome"])]
     hard = fs[fs["kind"] != "savoir-etre"]
@@ -202,35 +203,37 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
     ``created``/``updated`` (ISO strings), ``missing_commune`` (bool), ``upper_title`` (bool), ``id``.
     """
     n = len(offers["id"])
-    U = rng.random((n, 12))
-    k_skills = rng.integers(3, 9, size=n)
-    no_skill = rng.random(n) < 0.10
-    draws = rng.random((n, 14))
+    U = rng.random((n, 12)).tolist()
+    k_skills = rng.integers(3, 9, size=n).tolist()
+    no_skill = (rng.random(n) < 0.10).tolist()
+    draws = rng.random((n, 14)).tolist()
+    contract_cum = {f: np.cumsum(fam.contracts).tolist() for f, fam in FAMILIES.items()}
+    cols = {k: (v.tolist() if isinstance(v, np.ndarray) else list(v)) for k, v in offers.items()}
+    rome_i, town_l, dep_l, commune_l, name_l = cols["rome"], cols["town"], cols["dep"], cols["commune"], cols["name"]
     out: list[dict[str, Any]] = []
-    year = offers["year"]
     for i in range(n):
-        rome = romes[offers["rome"][i]]
+        rome = romes[rome_i[i]]
         fam = OCCUPATIONS[rome][0]
         family = FAMILIES[fam]
         u = U[i]
         fcodes, fcum = lk.fiches_of[rome]
-        fiche = fcodes[min(int(np.searchsorted(fcum, u[0])), len(fcodes) - 1)]
-        labels, acum = lk.apps_of.get(fiche, ([lk.fiche_label[fiche]], np.array([1.0])))
-        app = labels[min(int(np.searchsorted(acum, u[1])), len(labels) - 1)]
-        cum = np.cumsum(family.contracts)
-        contract = CONTRACTS[min(int(np.searchsorted(cum, u[2] * cum[-1])), 3)]
+        fiche = fcodes[min(bisect_left(fcum, u[0]), len(fcodes) - 1)]
+        labels, acum = lk.apps_of.get(fiche, ([lk.fiche_label[fiche]], [1.0]))
+        app = labels[min(bisect_left(acum, u[1]), len(labels) - 1)]
+        cum = contract_cum[fam]
+        contract = CONTRACTS[min(bisect_left(cum, u[2] * cum[-1]), 3)]
         exp = "D" if u[3] < 0.42 else ("S" if u[3] < 0.68 else "E")
         if fam == "wine" or (contract in ("SAI", "MIS") and u[3] < 0.6):
             exp = "D"
-        town, dep, commune, name = offers["town"][i], offers["dep"][i], offers["commune"][i], offers["name"][i]
+        town, dep, commune, name = town_l[i], dep_l[i], commune_l[i], name_l[i]
         ent = _company(fam, contract, name, u[4], u[5])
         # competences: savoir-faire and savoirs of the fiche (savoir-être go to qualitesProfessionnelles)
         pool = lk.skills_of.get(fiche, [])
         comps: list[str] = []
         if pool and not no_skill[i]:
-            idx = (draws[i] * len(pool)).astype(int)
-            for j in idx:
-                c = pool[j]
+            npool = len(pool)
+            for d in draws[i]:
+                c = pool[int(d * npool)]
                 if c not in comps:
                     comps.append(c)
                 if len(comps) == k_skills[i]:
@@ -238,7 +241,7 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
         soft = lk.soft_of.get(fiche, [])
         qual = [soft[int(u[6] * len(soft))]] if soft and u[6] < 0.5 else []
         intitule = app + (" (H/F)" if u[7] < 0.4 else "")
-        if offers["upper_title"][i]:
+        if cols["upper_title"][i]:
             intitule = intitule.upper()
         # description
         opener = OPENERS[int(u[8] * len(OPENERS))].format(ent=ent, metier=metier(app), ville=name)
@@ -258,15 +261,15 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
         else:
             hours = ("24H Horaires normaux", "28H Travail samedi", "20H Horaires variables")[int(u[11] * 3)]
         lieu: dict[str, Any] = {"libelle": f"{dep} - {town}"}
-        if not offers["missing_commune"][i]:
+        if not cols["missing_commune"][i]:
             lieu["codePostal"] = postcode(commune, dep)
             lieu["commune"] = commune
         rec: dict[str, Any] = {
-            "id": offers["id"][i],
+            "id": cols["id"][i],
             "intitule": intitule,
             "description": desc,
-            "dateCreation": offers["created"][i],
-            "dateActualisation": offers["updated"][i],
+            "dateCreation": cols["created"][i],
+            "dateActualisation": cols["updated"][i],
             "lieuTravail": lieu,
             "romeCode": fiche,
             "romeLibelle": lk.fiche_label[fiche],
@@ -286,7 +289,7 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
         if qual:
             rec["qualitesProfessionnelles"] = [{"libelle": lk.skill_label.get(qual[0], "")}]
         if u[5] < 0.65:
-            hourly = SMIC.get(int(year[i]), 12.0) * PAY[fam] * (1 + 0.15 * u[6])
+            hourly = SMIC.get(cols["year"][i], 12.0) * PAY[fam] * (1 + 0.15 * u[6])
             if fam in ("it", "btp_cadre"):
                 lo = round(hourly * 1820 / 1000) * 1000
                 rec["salaire"] = {"libelle": f"Annuel de {lo:.2f} Euros à {lo + 6000:.2f} Euros sur 12 mois"}
@@ -295,7 +298,7 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
         rec["dureeTravailLibelle"] = hours
         rec["dureeTravailLibelleConverti"] = "Temps plein" if full else "Temps partiel"
         rec["alternance"] = nature != "Contrat travail"
-        rec["nombrePostes"] = int(offers["positions"][i])
+        rec["nombrePostes"] = cols["positions"][i]
         if u[7] > 0.2:
             rec["secteurActiviteLibelle"] = ("Activités des agences de travail temporaire" if contract == "MIS"
                                              else SECTORS[fam])

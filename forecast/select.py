@@ -1,0 +1,127 @@
+"""Model selection per series, and an honest estimate of what selection buys.
+
+:func:`select_best` picks each series' model by a backtest metric; :func:`nested_selection_score`
+measures that strategy out of sample (choose on past windows, score on the next one), next to every
+single model scored on the same windows; :func:`apply_selection` keeps the chosen forecasts.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from forecast import schema as S
+from forecast.metrics import aggregate, evaluate, window_metrics
+
+log = logging.getLogger(__name__)
+SELECTED = "selected"
+CHOSEN = "chosen"
+
+
+def _choose(table: pd.DataFrame, fallback: str) -> pd.Series:
+    """table: index unique_id, columns models, values the metric (lower is better)."""
+    vals = table.to_numpy(dtype=float)
+    vals = np.where(np.isfinite(vals), vals, np.inf)
+    models = np.asarray(table.columns, dtype=object)
+    # ties: the fallback first, then the alphabetical order of the columns
+    order = sorted(range(len(models)), key=lambda j: (models[j] != fallback, models[j]))
+    best = order[0] * np.ones(len(table), dtype=int) if len(table) else np.zeros(0, dtype=int)
+    if len(models):
+        sub = vals[:, order]
+        best = np.asarray(order)[np.argmin(sub, axis=1)]
+        chosen = models[best]
+        chosen[~np.isfinite(sub.min(axis=1))] = fallback
+    else:
+        chosen = np.full(len(table), fallback, dtype=object)
+    return pd.Series(chosen, index=table.index, name=S.MODEL)
+
+
+def select_best(metrics: pd.DataFrame, metric: str = "mase", fallback: str = "seasonal_naive") -> pd.DataFrame:
+    """Best model of each series by ``metric`` (lower is better): frame [unique_id, model].
+
+    Models whose value is NaN or inf (failed, or undefined scale) cannot win; a series where no
+    model has a finite value gets ``fallback``. Ties go to ``fallback``, then alphabetical order.
+    """
+    S.require_columns(metrics, S.METRIC_COLUMNS, "metrics frame")
+    m = metrics[metrics[S.METRIC] == metric]
+    if m.empty:
+        raise ValueError(f"select_best: no {metric!r} rows in the metrics frame")
+    table = m.pivot_table(index=S.UID, columns=S.MODEL, values=S.VALUE, aggfunc="first", dropna=False)
+    chosen = _choose(table, fallback)
+    return pd.DataFrame({S.UID: table.index.to_numpy(), S.MODEL: chosen.to_numpy()}).sort_values(S.UID).reset_index(drop=True)
+
+
+def nested_selection_score(
+    cv: pd.DataFrame,
+    train: pd.DataFrame,
+    metric: str = "mase",
+    fallback: str = "seasonal_naive",
+    m: int = 12,
+) -> pd.DataFrame:
+    """Honest accuracy of per-series selection: frame [model, metric, value].
+
+    For each series and each window k >= 2 (1-based, by cutoff), the model is chosen by ``metric``
+    averaged over windows 1..k-1 (as :func:`select_best` does) and its forecasts of window k are
+    scored. The "selected" rows are aggregated with :func:`forecast.metrics.aggregate` next to
+    every model scored on exactly the same windows (k >= 2), so "selected" vs "seasonal_naive"
+    is a fair comparison. Series with a single window do not contribute.
+    """
+    S.require_columns(cv, S.CV_COLUMNS, "cross-validation frame")
+    if metric not in ("mase", "rmsse", "wape"):
+        raise ValueError(f"nested_selection_score: metric must be mase, rmsse or wape, got {metric!r}")
+    w = window_metrics(cv, train, m)
+    cut = cv[[S.UID, S.CUTOFF]].drop_duplicates().sort_values([S.UID, S.CUTOFF])
+    cut["_k"] = cut.groupby(S.UID).cumcount()
+    w = w.merge(cut, on=[S.UID, S.CUTOFF])
+    if metric == "wape":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w["wape"] = w["abs_error"] / w["abs_actual"]
+    picks = []
+    for k in sorted(cut["_k"].unique()):
+        if k < 1:
+            continue
+        past = w[w["_k"] < k]
+        ids = cut.loc[cut["_k"] == k, [S.UID, S.CUTOFF]]
+        past = past[past[S.UID].isin(ids[S.UID])]
+        if metric == "wape":
+            g = past.groupby([S.UID, S.MODEL])[["abs_error", "abs_actual"]].sum(min_count=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = g["abs_error"] / g["abs_actual"]
+            failed = past["wape"].isna().groupby([past[S.UID], past[S.MODEL]]).any()
+        else:
+            score = past.groupby([S.UID, S.MODEL])[metric].mean()
+            failed = past[metric].isna().groupby([past[S.UID], past[S.MODEL]]).any()
+        score = score.where(~failed)
+        table = score.unstack(S.MODEL)
+        chosen = _choose(table, fallback)
+        picks.append(ids.merge(pd.DataFrame({S.UID: chosen.index.to_numpy(), CHOSEN: chosen.to_numpy()}), on=S.UID))
+    cols = [S.MODEL, S.METRIC, S.VALUE]
+    if not picks:
+        log.warning("nested_selection_score: no series has 2 backtest windows; nothing to score")
+        return pd.DataFrame(columns=cols)
+    pick = pd.concat(picks, ignore_index=True)
+    scored = cv.merge(pick[[S.UID, S.CUTOFF]], on=[S.UID, S.CUTOFF])
+    sel = cv.merge(pick, on=[S.UID, S.CUTOFF])
+    sel = sel[sel[S.MODEL] == sel[CHOSEN]].drop(columns=CHOSEN).assign(**{S.MODEL: SELECTED})
+    missing = len(pick) - sel[[S.UID, S.CUTOFF]].drop_duplicates().shape[0]
+    if missing:
+        log.warning("nested_selection_score: the chosen model (fallback %s?) is missing for %d windows", fallback, missing)
+    both = pd.concat([scored, sel], ignore_index=True)[S.CV_COLUMNS]
+    return aggregate(evaluate(both, train, m))[cols]
+
+
+def apply_selection(forecasts: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Keep each series' chosen forecasts, labelled model="selected" with the family in ``chosen``.
+
+    Series without a selection or without forecasts of their chosen model are dropped (logged).
+    """
+    S.require_columns(forecasts, S.FORECAST_COLUMNS, "forecasts frame")
+    S.require_columns(selection, [S.UID, S.MODEL], "selection frame")
+    sel = selection[[S.UID, S.MODEL]].rename(columns={S.MODEL: CHOSEN})
+    out = forecasts.merge(sel, on=S.UID, how="inner")
+    out = out[out[S.MODEL] == out[CHOSEN]].assign(**{S.MODEL: SELECTED})
+    lost = set(forecasts[S.UID]) - set(out[S.UID])
+    if lost:
+        log.warning("apply_selection: %d series have no forecast of their selected model", len(lost))
+    return out.sort_values([S.UID, S.DS]).reset_index(drop=True)[[*S.FORECAST_COLUMNS, CHOSEN]]

@@ -13,7 +13,6 @@ warning; it never stops the run.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -28,6 +27,7 @@ import pandas as pd
 from forecast import schema as S
 from forecast.errors import DataError, ModelError
 from forecast.models import make_model
+from forecast.models.base import single_threaded
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +107,11 @@ def _batches(n: int, n_jobs: int) -> list[range]:
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def _single_threaded() -> Any:
-    """Limit BLAS to one thread: processes give the parallelism; oversubscribed OpenBLAS threads
-    in forked workers made ARIMA 10x slower. Also keeps results bit-identical whatever ``n_jobs``."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
-
-
 def _run_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[Spec], h: int) -> dict[str, Any]:
-    """Worker entry point: :func:`_fit_batch` with BLAS limited to one thread."""
-    with _single_threaded():
+    """Worker entry point: :func:`_fit_batch` with BLAS limited to one thread (oversubscribed
+    OpenBLAS threads in forked workers made ARIMA 10x slower; also keeps results bit-identical
+    whatever ``n_jobs``)."""
+    with single_threaded():
         return _fit_batch(items, specs, h)
 
 

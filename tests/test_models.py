@@ -1,0 +1,163 @@
+"""One generic suite run over every registered model, plus model-specific checks."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from forecast.errors import ModelError
+from forecast.models import MODEL_REGISTRY, available_models, make_model
+from forecast.schema import QUANTILE_LEVELS
+
+H = 12
+NQ = len(QUANTILE_LEVELS)
+
+
+def seasonal_counts(n: int = 84, level: float = 20.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return rng.poisson(level * (1 + 0.5 * np.sin(2 * np.pi * t / 12))).astype(float)
+
+
+def check_contract(fc, h: int = H) -> None:
+    assert fc.mean.shape == (h,)
+    assert fc.quantiles.shape == (NQ, h)
+    assert np.all(np.isfinite(fc.mean)) and np.all(np.isfinite(fc.quantiles))
+    assert np.all(fc.mean >= 0) and np.all(fc.quantiles >= 0)
+    assert np.all(np.diff(fc.quantiles, axis=0) >= 0)
+
+
+@pytest.fixture(params=available_models())
+def name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_registry_and_unknown_name() -> None:
+    assert set(available_models()) >= {"seasonal_naive", "arima", "prophet"}
+    assert available_models() == sorted(MODEL_REGISTRY)
+    with pytest.raises(ModelError, match="known models: .*arima"):
+        make_model("nope")
+    with pytest.raises(ModelError):
+        make_model("arima", not_a_param=1)
+
+
+def test_plain_series_contract(name: str) -> None:
+    y = seasonal_counts()
+    y0 = y.copy()
+    model = make_model(name)
+    params = copy.deepcopy(model.get_params())
+    fc = model.fit(y).predict(H)
+    check_contract(fc)
+    np.testing.assert_array_equal(y, y0)  # input not modified
+    assert model.get_params() == params  # hyper-parameters unchanged
+    assert np.all(fc.mean >= fc.quantiles[0] - 1e-9) and np.all(fc.mean <= fc.quantiles[-1] + 1e-9)
+    assert np.all(fc.quantiles[-1] > fc.quantiles[0])  # a real interval
+    assert 5 < fc.mean.mean() < 40
+
+
+def test_predict_before_fit_raises(name: str) -> None:
+    with pytest.raises(RuntimeError):
+        make_model(name).predict(3)
+
+
+def test_short_series(name: str) -> None:
+    y = np.array([3.0, 5, 2, 4, 6, 3, 5, 4, 2, 5])
+    check_contract(make_model(name).fit(y).predict(H))
+
+
+def test_single_observation(name: str) -> None:
+    check_contract(make_model(name).fit(np.array([4.0])).predict(3), 3)
+
+
+def test_all_zero_series(name: str) -> None:
+    fc = make_model(name).fit(np.zeros(60)).predict(H)
+    check_contract(fc)
+    assert np.allclose(fc.mean, 0) and np.allclose(fc.quantiles, 0)
+
+
+def test_constant_series(name: str) -> None:
+    fc = make_model(name).fit(np.full(48, 7.0)).predict(H)
+    check_contract(fc)
+    assert np.allclose(fc.mean, 7.0, atol=0.5)
+
+
+def test_single_spike(name: str) -> None:
+    y = np.zeros(60)
+    y[30] = 25.0
+    fc = make_model(name).fit(y).predict(H)
+    check_contract(fc)
+    assert fc.mean.max() < 5.0
+
+
+def test_sparse_counts(name: str) -> None:
+    y = np.random.default_rng(3).poisson(0.3, 72).astype(float)
+    fc = make_model(name).fit(y).predict(24)
+    check_contract(fc, 24)
+    assert fc.mean.max() < 3.0
+
+
+def test_deterministic(name: str) -> None:
+    y = seasonal_counts(seed=5)
+    a = make_model(name).fit(y).predict(H)
+    b = make_model(name).fit(y).predict(H)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.quantiles, b.quantiles)
+
+
+def test_refit_same_instance(name: str) -> None:
+    """Fitting again replaces the fitted state (no leftovers from the first series)."""
+    model = make_model(name)
+    model.fit(np.zeros(40))
+    y = seasonal_counts(seed=2)
+    np.testing.assert_allclose(model.fit(y).predict(H).mean, make_model(name).fit(y).predict(H).mean)
+
+
+# --- model-specific ------------------------------------------------------------------------
+
+
+def test_seasonal_naive_exact_values() -> None:
+    y = np.arange(1.0, 25.0)  # two seasons: 1..24
+    fc = make_model("seasonal_naive").fit(y).predict(15)
+    np.testing.assert_array_equal(fc.mean, np.r_[np.arange(13.0, 25.0), 13.0, 14.0, 15.0])
+    # every seasonal difference is 12: sigma = 12, second season ahead is scaled by sqrt(2)
+    assert fc.quantiles[3, 0] == pytest.approx(13.0)  # median
+    assert fc.quantiles[-1, 0] - 13.0 == pytest.approx(1.959964 * 12.0, rel=1e-5)
+    assert fc.quantiles[-1, 12] - 13.0 == pytest.approx(1.959964 * 12.0 * np.sqrt(2), rel=1e-5)
+
+
+def test_seasonal_naive_short_falls_back_to_naive() -> None:
+    fc = make_model("seasonal_naive").fit(np.array([2.0, 4.0, 6.0])).predict(4)
+    np.testing.assert_array_equal(fc.mean, [6.0, 6.0, 6.0, 6.0])
+    width = fc.quantiles[-1] - fc.quantiles[0]
+    assert np.all(np.diff(width) > 0)  # sqrt(k) growth
+
+
+@pytest.mark.parametrize("name", ["arima", "prophet", "ets"])
+def test_tracks_seasonal_pattern_better_than_flat_mean(name: str) -> None:
+    if name not in MODEL_REGISTRY:
+        pytest.skip(f"{name} not registered")
+    t = np.arange(96)
+    truth = 30 * (1 + 0.6 * np.sin(2 * np.pi * t / 12))
+    y = np.random.default_rng(1).poisson(truth).astype(float)
+    train, test = y[:72], truth[72:]
+    fc = make_model(name).fit(train).predict(24)
+    mae_model = np.mean(np.abs(fc.mean - test))
+    mae_flat = np.mean(np.abs(train.mean() - test))
+    assert mae_model < 0.5 * mae_flat
+
+
+def test_arima_short_series_is_non_seasonal_and_intervals_skew_right() -> None:
+    y = seasonal_counts(30)
+    model = make_model("arima").fit(y)
+    assert model.order_ is not None and model.order_[1][3] == 0  # no seasonal part under 3 seasons
+    fc = model.predict(6)
+    median = fc.quantiles[QUANTILE_LEVELS.index(0.5)]
+    assert np.all(fc.quantiles[-1] - median > median - fc.quantiles[0] - 1e-9)
+
+
+def test_invalid_hyper_parameters() -> None:
+    with pytest.raises(ModelError):
+        make_model("arima", transform="cube")
+    with pytest.raises(ModelError):
+        make_model("seasonal_naive", interval="bootstrap")

@@ -131,6 +131,7 @@ class Lookups:
     skills_of: dict[str, list[str]]
     soft_of: dict[str, list[str]]
     skill_label: dict[str, str]
+    knowledge: frozenset[str]
 
 
 def lookups(romes: list[str]) -> Lookups:
@@ -159,7 +160,8 @@ def lookups(romes: list[str]) -> Lookups:
     sk = ref.load_skills()
     sk = sk[sk["code_ogr"].isin(fs["code_ogr"])]
     return Lookups(fiches_of, dict(zip(f["code_rome"], f["libelle_rome"], strict=True)), apps_of, skills_of,
-                   soft_of, dict(zip(sk["code_ogr"], sk["libelle"], strict=True)))
+                   soft_of, dict(zip(sk["code_ogr"], sk["libelle"], strict=True)),
+                   frozenset(sk.loc[sk["kind"] == "savoir", "code_ogr"]))
 
 
 def offer_ids(n: int, rng: np.random.Generator) -> list[str]:
@@ -245,11 +247,14 @@ def build_records(offers: dict[str, np.ndarray], romes: list[str], lk: Lookups, 
             intitule = intitule.upper()
         # description
         opener = OPENERS[int(u[8] * len(OPENERS))].format(ent=ent, metier=metier(app), ville=name)
-        said = [_lower_first(lk.skill_label[c]) for c in comps[:3] if lk.skill_label.get(c)]
+        said = [_lower_first(lk.skill_label[c]) for c in comps if c not in lk.knowledge][:3]
+        known = [_lower_first(lk.skill_label[c]) for c in comps if c in lk.knowledge][:1]
         ctr_label = _contract_label(contract, fam, u[10])
         tail = [f"Poste en {contract if contract in ('CDI', 'CDD') else ctr_label.lower()}.",
                 PROFILE[exp].format(n=1 + int(u[11] * 3))]
         extra = [EXTRAS[fam]] if fam in EXTRAS and u[9] < 0.7 else []
+        if known:
+            extra.insert(0, f"Connaissances appréciées : {known[0]}.")
         desc = _describe(opener, said, extra, tail)
         nature = "Contrat travail"
         if contract in ("CDD", "CDI") and u[9] > 0.94:
@@ -320,7 +325,7 @@ def _describe(opener: str, said: list[str], extra: list[str], tail: list[str]) -
         if len(desc) <= 385:
             return desc
         if extra:
-            extra = []
+            extra = extra[:-1]
         elif len(tail) > 1:
             tail = tail[:1]
         elif len(said) > 1:

@@ -14,16 +14,16 @@ Shared helpers for the families live here too: variance-stabilising transforms o
 from __future__ import annotations
 
 import contextlib
+from statistics import NormalDist
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from forecast.schema import QUANTILE_LEVELS
 
 #: Standard-normal quantiles of ``QUANTILE_LEVELS``, shape (len(levels), 1).
-Z_LEVELS: np.ndarray = norm.ppf(np.asarray(QUANTILE_LEVELS))[:, None]
+Z_LEVELS: np.ndarray = np.array([NormalDist().inv_cdf(q) for q in QUANTILE_LEVELS])[:, None]
 
 
 _CONTROLLER: Any = None
@@ -34,7 +34,7 @@ def single_threaded() -> Any:
 
     Fits are small: BLAS threads only add overhead, and on a loaded machine OpenBLAS' spinning
     threads made one SARIMAX fit 40x slower (0.1 s -> 4 s). Parallelism comes from processes
-    (the engine). The controller is built once (about 10 us per use afterwards); without
+    (the engine). The controller is built at the first fit (about 10 us per use afterwards); without
     threadpoolctl this is a no-op.
     """
     global _CONTROLLER
@@ -43,6 +43,8 @@ def single_threaded() -> Any:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # pragma: no cover - optional
             return contextlib.nullcontext()
+        import scipy.linalg  # noqa: F401 - load scipy's own BLAS so the controller sees it too
+
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1)
 

@@ -104,7 +104,8 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the demo files.")] =
     from forecast.demo import generate_demo
 
     manifest = generate_demo(out, seed=seed, start=start, end=end, zones=zone or None, scale=scale)
-    typer.echo(f"Demo data (synthetic) written to {out}: {manifest.n_offers} offers, {manifest.n_sessions} training sessions.")
+    typer.echo(f"Demo data (synthetic) written to {out}: {manifest.offers} offers ({manifest.duplicates} re-published), "
+               f"{manifest.sessions} training sessions, in {manifest.seconds:.0f} s.")
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """Re-published ads: the same job advertised again counts once.
 
 The rule follows DARES: same ROME fiche, same département, created within ``days`` days of an
-earlier offer, and a near-identical description (Jaccard similarity of character 5-shingles at
-least ``similarity``). The later offer gets ``duplicate_of`` = the id of the first one.
+earlier offer, and a near-identical description (Jaccard similarity of the descriptions' word sets
+at least ``similarity``). Candidates are also required to share their title, which keeps the
+pairwise comparisons few on dense occupations. The later offer gets ``duplicate_of`` = the id of
+the first one.
 """
 from __future__ import annotations
 
@@ -11,11 +13,9 @@ import numpy as np
 import pandas as pd
 
 
-def shingles(text: str, k: int = 5) -> frozenset[str]:
-    t = " ".join(str(text).lower().split())
-    if len(t) <= k:
-        return frozenset([t])
-    return frozenset(t[i : i + k] for i in range(len(t) - k + 1))
+def shingles(text: str) -> frozenset[str]:
+    """The set of lower-cased words of a text."""
+    return frozenset(str(text).lower().split())
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -31,12 +31,15 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
     """
     if offers.empty:
         return pd.Series(dtype=object)
-    df = offers[["offer_id", "created", "rome_fiche", "commune", "description"]].copy()
+    cols = ["offer_id", "created", "rome_fiche", "commune", "description"]
+    df = offers[cols + (["title"] if "title" in offers.columns else [])].copy()
     df["dep"] = df["commune"].str[:2]
-    df = df.sort_values(["rome_fiche", "dep", "created", "offer_id"], kind="stable").reset_index(drop=True)
-    key_same = (df["rome_fiche"].values[1:] == df["rome_fiche"].values[:-1]) & (
-        df["dep"].values[1:] == df["dep"].values[:-1]
-    )
+    df["tkey"] = df["title"].fillna("").str.lower().str.strip() if "title" in df.columns else ""
+    df = df.sort_values(["rome_fiche", "dep", "tkey", "created", "offer_id"], kind="stable").reset_index(drop=True)
+    key_same = np.ones(max(len(df) - 1, 0), dtype=bool)
+    for c in ("rome_fiche", "dep", "tkey"):
+        v = df[c].to_numpy(dtype=object)
+        key_same &= v[1:] == v[:-1]
     created = df["created"].values.astype("datetime64[s]")
     gap_prev = np.full(len(df), np.inf)
     gap_prev[1:] = np.where(key_same, (created[1:] - created[:-1]).astype(float) / 86400.0, np.inf)
@@ -60,6 +63,9 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
         match = None
         for j in reversed(originals):
             sj = cache.setdefault(j, shingles(desc[j]))
+            small, large = sorted((len(si), len(sj)))
+            if large and small / large < similarity:   # Jaccard <= |small| / |large|
+                continue
             if jaccard(si, sj) >= similarity:
                 match = j
                 break
@@ -73,7 +79,7 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
 def mark_republished(con: duckdb.DuckDBPyConnection, days: int = 14, similarity: float = 0.9) -> int:
     """Recompute ``offers.duplicate_of`` over the whole store; return how many offers are marked."""
     offers = con.execute(
-        "SELECT offer_id, created, rome_fiche, commune, description FROM offers").df()
+        "SELECT offer_id, created, rome_fiche, commune, title, description FROM offers").df()
     dup = find_republished(offers, days, similarity)
     frame = pd.DataFrame({"offer_id": dup.index.astype(str), "original": dup.values.astype(str)})
     con.execute("BEGIN TRANSACTION")

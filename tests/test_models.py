@@ -34,7 +34,8 @@ def name(request: pytest.FixtureRequest) -> str:
 
 
 def test_registry_and_unknown_name() -> None:
-    assert set(available_models()) >= {"seasonal_naive", "arima", "prophet"}
+    assert set(available_models()) >= {"seasonal_naive", "arima", "prophet", "ets", "theta", "croston", "sba",
+                                       "tsb", "combo"}
     assert available_models() == sorted(MODEL_REGISTRY)
     with pytest.raises(ModelError, match="known models: .*arima"):
         make_model("nope")
@@ -133,7 +134,7 @@ def test_seasonal_naive_short_falls_back_to_naive() -> None:
     assert np.all(np.diff(width) > 0)  # sqrt(k) growth
 
 
-@pytest.mark.parametrize("name", ["arima", "prophet", "ets"])
+@pytest.mark.parametrize("name", ["arima", "prophet", "ets", "theta", "combo"])
 def test_tracks_seasonal_pattern_better_than_flat_mean(name: str) -> None:
     if name not in MODEL_REGISTRY:
         pytest.skip(f"{name} not registered")
@@ -161,3 +162,50 @@ def test_invalid_hyper_parameters() -> None:
         make_model("arima", transform="cube")
     with pytest.raises(ModelError):
         make_model("seasonal_naive", interval="bootstrap")
+
+
+def test_croston_sba_tsb_exact_rates() -> None:
+    y = np.array([0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 0, 6.0])
+    a = 0.1
+    # Croston: sizes 4, 2, 6 and intervals 3, 4, 5 smoothed from their first values
+    z = 4 + a * (2 - 4)
+    z = z + a * (6 - z)
+    p = 3 + a * (4 - 3)
+    p = p + a * (5 - p)
+    assert make_model("croston", alpha=a).fit(y).predict(3).mean == pytest.approx(np.full(3, z / p))
+    assert make_model("sba", alpha=a).fit(y).predict(3).mean == pytest.approx(np.full(3, (1 - a / 2) * z / p))
+    tsb = make_model("tsb").fit(y)
+    assert 0 < tsb.rate_ < 6
+    # TSB decays when demand stops, Croston does not
+    stopped = np.r_[y, np.zeros(36)]
+    assert make_model("tsb").fit(stopped).predict(1).mean[0] < 0.1 * tsb.rate_
+    assert make_model("croston").fit(stopped).predict(1).mean[0] == pytest.approx(z / p)
+
+
+def test_intermittent_quantiles_are_counts() -> None:
+    y = np.random.default_rng(4).negative_binomial(1, 0.7, 96).astype(float)
+    for name in ("croston", "sba", "tsb"):
+        fc = make_model(name).fit(y).predict(6)
+        np.testing.assert_array_equal(fc.quantiles, np.round(fc.quantiles))
+        assert fc.quantiles[0, 0] == 0 and fc.quantiles[-1, 0] >= 2
+
+
+def test_theta_seasonal_and_trend() -> None:
+    t = np.arange(120)
+    y = (100 + 0.5 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12))
+    model = make_model("theta").fit(y)
+    assert model.seasonal_ is not None and model.multiplicative_
+    fc = model.predict(12)
+    truth = (100 + 0.5 * (120 + np.arange(12))) * (1 + 0.3 * np.sin(2 * np.pi * (120 + np.arange(12)) / 12))
+    assert np.mean(np.abs(fc.mean - truth) / truth) < 0.05
+
+
+def test_combo_is_median_or_mean_of_members() -> None:
+    y = seasonal_counts(seed=8)
+    fcs = [make_model(m).fit(y).predict(6) for m in ("ets", "theta")]
+    mean = make_model("combo", members=("ets", "theta"), how="mean").fit(y).predict(6)
+    np.testing.assert_allclose(mean.mean, (fcs[0].mean + fcs[1].mean) / 2)
+    with pytest.raises(ModelError):
+        make_model("combo", members=("combo",))
+    with pytest.raises(ModelError):
+        make_model("combo", how="mode")

@@ -9,15 +9,23 @@ from __future__ import annotations
 from forecast.errors import ModelError
 from forecast.models.arima import AutoArima
 from forecast.models.base import Model, ModelForecast
+from forecast.models.combination import Combination
 from forecast.models.ets import DampedETS
+from forecast.models.intermittent import SBA, TSB, Croston
 from forecast.models.naive import SeasonalNaive
 from forecast.models.prophet import ProphetModel
+from forecast.models.theta import Theta
 
 MODEL_REGISTRY: dict[str, type[Model]] = {
     SeasonalNaive.name: SeasonalNaive,
     AutoArima.name: AutoArima,
     ProphetModel.name: ProphetModel,
     DampedETS.name: DampedETS,
+    Theta.name: Theta,
+    Croston.name: Croston,
+    SBA.name: SBA,
+    TSB.name: TSB,
+    Combination.name: Combination,
 }
 
 

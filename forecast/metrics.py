@@ -1,7 +1,10 @@
 """Forecast accuracy metrics (pure numpy / pandas).
 
 Point metrics: :func:`mase`, :func:`rmsse`, :func:`wape`; probabilistic: :func:`coverage`,
-:func:`quantile_loss`. Frame level: :func:`evaluate` turns a cross-validation frame into a tidy
+:func:`quantile_loss`, :func:`scaled_quantile_loss` ("sql": the pinball loss averaged over
+``QUANTILE_LEVELS`` and months, scaled by the in-sample MAE of the one-step naive, as the M5
+uncertainty track; it suits sparse counts where MAPE is undefined and an all-zero forecast wins MAE).
+:func:`aggregate_by` summarises per model and group (hierarchy level, series class). Frame level: :func:`evaluate` turns a cross-validation frame into a tidy
 per-series metrics frame and :func:`aggregate` summarises it per model.
 
 Conventions of :func:`evaluate`:
@@ -23,7 +26,7 @@ import pandas as pd
 
 from forecast import schema as S
 
-METRICS = ("mase", "rmsse", "wape", "coverage_80", "coverage_95")
+METRICS = ("mase", "rmsse", "sql", "wape", "coverage_80", "coverage_95")
 #: (lower, upper) quantile levels of the central intervals scored by coverage_80 / coverage_95.
 INTERVALS = {"coverage_80": (0.1, 0.9), "coverage_95": (0.025, 0.975)}
 NUMERATOR, DENOMINATOR = "numerator", "denominator"
@@ -38,6 +41,15 @@ def _scale_mae(y_train: np.ndarray, m: int) -> float:
             if s > 0:
                 return s
     return float("nan")
+
+
+def _scale_mae1(y_train: np.ndarray) -> float:
+    """In-sample MAE of the one-step naive; NaN if 0 or undefined."""
+    y_train = np.asarray(y_train, dtype=float)
+    if len(y_train) < 2:
+        return float("nan")
+    s = float(np.mean(np.abs(np.diff(y_train))))
+    return s if s > 0 else float("nan")
 
 
 def _scale_mse(y_train: np.ndarray) -> float:
@@ -87,6 +99,17 @@ def quantile_loss(y: np.ndarray, yq: np.ndarray, level: float) -> float:
     return float(np.mean(np.maximum(level * d, (level - 1.0) * d)))
 
 
+def scaled_quantile_loss(y: np.ndarray, yq: np.ndarray, y_train: np.ndarray,
+                         levels: tuple[float, ...] = S.QUANTILE_LEVELS) -> float:
+    """Pinball loss averaged over ``levels`` (rows of ``yq``, shape (len(levels), h)) and months,
+    divided by the in-sample one-step naive MAE."""
+    y = np.asarray(y, dtype=float)[None, :]
+    d = y - np.asarray(yq, dtype=float)
+    lv = np.asarray(levels, dtype=float)[:, None]
+    loss = float(np.mean(np.maximum(lv * d, (lv - 1.0) * d)))
+    return loss / _scale_mae1(y_train)
+
+
 # --- frames ----------------------------------------------------------------------------------
 
 
@@ -95,7 +118,7 @@ def _window_scales(cv: pd.DataFrame, train: pd.DataFrame, m: int) -> pd.DataFram
     keys = cv[[S.UID, S.CUTOFF]].drop_duplicates()
     tr = train[[S.UID, S.DS, S.Y]].sort_values([S.UID, S.DS])
     series = {uid: (g[S.DS].to_numpy(), g[S.Y].to_numpy(dtype=float)) for uid, g in tr.groupby(S.UID, sort=False)}
-    uids, cuts, mae_s, mse_s = [], [], [], []
+    uids, cuts, mae_s, mse_s, mae1_s = [], [], [], [], []
     for uid, g in keys.groupby(S.UID, sort=False):
         cut = g[S.CUTOFF].to_numpy()
         if uid not in series:
@@ -109,13 +132,15 @@ def _window_scales(cv: pd.DataFrame, train: pd.DataFrame, m: int) -> pd.DataFram
             cuts.append(c)
             mae_s.append(_scale_mae(y[:n], m))
             mse_s.append(_scale_mse(y[:n]))
-    return pd.DataFrame({S.UID: uids, S.CUTOFF: cuts, "_mae_scale": mae_s, "_mse_scale": mse_s})
+            mae1_s.append(_scale_mae1(y[:n]))
+    return pd.DataFrame({S.UID: uids, S.CUTOFF: cuts, "_mae_scale": mae_s, "_mse_scale": mse_s,
+                         "_mae1_scale": mae1_s})
 
 
 def window_metrics(cv: pd.DataFrame, train: pd.DataFrame, m: int = 12) -> pd.DataFrame:
     """Per (unique_id, model, cutoff) window: mase, rmsse and the pooling sums.
 
-    Columns: unique_id, model, cutoff, mase, rmsse, abs_error, abs_actual, hits_80, hits_95,
+    Columns: unique_id, model, cutoff, mase, rmsse, sql, abs_error, abs_actual, hits_80, hits_95,
     points. A window with any missing forecast (failed model) has NaN everywhere.
     """
     S.require_columns(cv, S.CV_COLUMNS, "cross-validation frame")
@@ -133,9 +158,12 @@ def window_metrics(cv: pd.DataFrame, train: pd.DataFrame, m: int = 12) -> pd.Dat
         hit = ((y >= low) & (y <= high)).astype(float)
         hit[np.isnan(low) | np.isnan(high)] = np.nan
         d["_h" + name[-2:]] = hit
+    lv = np.asarray(S.QUANTILE_LEVELS, dtype=float)[None, :]
+    dq = y[:, None] - cv[S.QUANTILE_COLUMNS].to_numpy(dtype=float)
+    d["_pl"] = np.mean(np.maximum(lv * dq, (lv - 1.0) * dq), axis=1)
     d["_bad"] = (np.isnan(e) | d["_h80"].isna() | d["_h95"].isna()).astype(int)
     g = d.groupby([S.UID, S.MODEL, S.CUTOFF], sort=True)
-    w = g[["_ae", "_se", "_ay", "_h80", "_h95"]].sum()
+    w = g[["_ae", "_se", "_ay", "_h80", "_h95", "_pl"]].sum()
     w["_n"] = g.size()
     w["_bad"] = g["_bad"].sum()
     w = w.reset_index().merge(scales, on=[S.UID, S.CUTOFF], how="left")
@@ -144,12 +172,13 @@ def window_metrics(cv: pd.DataFrame, train: pd.DataFrame, m: int = 12) -> pd.Dat
     with np.errstate(divide="ignore", invalid="ignore"):
         out["mase"] = (w["_ae"] / w["_n"]) / w["_mae_scale"]
         out["rmsse"] = np.sqrt((w["_se"] / w["_n"]) / w["_mse_scale"])
+        out["sql"] = (w["_pl"] / w["_n"]) / w["_mae1_scale"]
     out["abs_error"] = w["_ae"]
     out["abs_actual"] = w["_ay"]
     out["hits_80"] = w["_h80"]
     out["hits_95"] = w["_h95"]
     out["points"] = w["_n"].astype(float)
-    cols = ["mase", "rmsse", "abs_error", "abs_actual", "hits_80", "hits_95", "points"]
+    cols = ["mase", "rmsse", "sql", "abs_error", "abs_actual", "hits_80", "hits_95", "points"]
     out.loc[bad, cols] = np.nan
     return out
 
@@ -158,13 +187,14 @@ def _tidy(windows: pd.DataFrame) -> pd.DataFrame:
     """Per-window metrics -> one row per (series, model, metric) with numerator / denominator."""
     keys = [S.UID, S.MODEL]
     g = windows.groupby(keys, sort=True)
-    sums = g[["mase", "rmsse", "abs_error", "abs_actual", "hits_80", "hits_95", "points"]].sum(min_count=1)
-    nan_any = windows[["mase", "rmsse", "points"]].isna().groupby([windows[S.UID], windows[S.MODEL]]).any()
+    sums = g[["mase", "rmsse", "sql", "abs_error", "abs_actual", "hits_80", "hits_95", "points"]].sum(min_count=1)
+    nan_any = windows[["mase", "rmsse", "sql", "points"]].isna().groupby([windows[S.UID], windows[S.MODEL]]).any()
     n_win = g.size()
     parts = []
     specs = {
         "mase": (sums["mase"], n_win.astype(float), nan_any["mase"]),
         "rmsse": (sums["rmsse"], n_win.astype(float), nan_any["rmsse"]),
+        "sql": (sums["sql"], n_win.astype(float), nan_any["sql"]),
         "wape": (sums["abs_error"], sums["abs_actual"], nan_any["points"]),
         "coverage_80": (sums["hits_80"], sums["points"], nan_any["points"]),
         "coverage_95": (sums["hits_95"], sums["points"], nan_any["points"]),
@@ -205,7 +235,7 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     pooled = NUMERATOR in metrics.columns and DENOMINATOR in metrics.columns
     for (model, metric), g in metrics.groupby([S.MODEL, S.METRIC], sort=True):
         v = g[S.VALUE].to_numpy(dtype=float)
-        if metric in ("mase", "rmsse") or not pooled:
+        if metric in ("mase", "rmsse", "sql") or not pooled:
             fin = v[np.isfinite(v)]
             value = float(fin.mean()) if len(fin) else float("nan")
         else:
@@ -218,3 +248,14 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(METRICS)}
     out["_o"] = out[S.METRIC].map(order).fillna(len(order))
     return out.sort_values([S.MODEL, "_o", S.METRIC]).drop(columns="_o").reset_index(drop=True)
+
+
+def aggregate_by(metrics: pd.DataFrame, groups: pd.DataFrame, by: str) -> pd.DataFrame:
+    """:func:`aggregate` within each value of ``groups[by]`` (``groups``: unique_id -> group, e.g.
+    the hierarchy level or the Syntetos-Boylan class). Columns: model, ``by``, metric, value."""
+    S.require_columns(groups, [S.UID, by], "groups")
+    m = metrics.merge(groups[[S.UID, by]].drop_duplicates(S.UID), on=S.UID, how="inner")
+    parts = [aggregate(g).assign(**{by: key}) for key, g in m.groupby(by, sort=True)]
+    if not parts:
+        return pd.DataFrame(columns=[S.MODEL, by, S.METRIC, S.VALUE])
+    return pd.concat(parts, ignore_index=True)[[S.MODEL, by, S.METRIC, S.VALUE]]

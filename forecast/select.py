@@ -68,8 +68,8 @@ def nested_selection_score(
     is a fair comparison. Series with a single window do not contribute.
     """
     S.require_columns(cv, S.CV_COLUMNS, "cross-validation frame")
-    if metric not in ("mase", "rmsse", "wape"):
-        raise ValueError(f"nested_selection_score: metric must be mase, rmsse or wape, got {metric!r}")
+    if metric not in ("mase", "rmsse", "sql", "wape"):
+        raise ValueError(f"nested_selection_score: metric must be mase, rmsse, sql or wape, got {metric!r}")
     w = window_metrics(cv, train, m)
     cut = cv[[S.UID, S.CUTOFF]].drop_duplicates().sort_values([S.UID, S.CUTOFF])
     cut["_k"] = cut.groupby(S.UID).cumcount()
@@ -125,3 +125,34 @@ def apply_selection(forecasts: pd.DataFrame, selection: pd.DataFrame) -> pd.Data
     if lost:
         log.warning("apply_selection: %d series have no forecast of their selected model", len(lost))
     return out.sort_values([S.UID, S.DS]).reset_index(drop=True)[[*S.FORECAST_COLUMNS, CHOSEN]]
+
+
+def combine(frame: pd.DataFrame, members: list[str] | tuple[str, ...], name: str = "combo",
+            how: str = "mean") -> pd.DataFrame:
+    """Add rows ``model=name``: the median/mean of the ``members``' mean and quantiles, per series and
+    month (and cutoff in a cross-validation frame), as :class:`forecast.models.combination.Combination`
+    would give, without fitting anything again. Members that failed (NaN) are skipped; a series
+    needs at least one member. Works on forecasts and cross-validation frames alike."""
+    from forecast.models.combination import combine_arrays
+
+    S.require_columns(frame, [S.UID, S.DS, S.MODEL, S.MEAN, *S.QUANTILE_COLUMNS], "forecasts frame")
+    keys = [S.UID, S.DS] + ([S.CUTOFF] if S.CUTOFF in frame.columns else [])
+    sub = frame[frame[S.MODEL].isin(members)]
+    if sub.empty:
+        raise ValueError(f"combine: none of the members {list(members)} is in the frame")
+    vals = [S.MEAN, *S.QUANTILE_COLUMNS]
+    sub = sub.sort_values([*keys, S.MODEL])
+    grid = sub.set_index([*keys, S.MODEL])[vals].unstack(S.MODEL)
+    present = [m for m in members if m in set(sub[S.MODEL])]
+    stack = np.stack([grid.xs(m, axis=1, level=S.MODEL)[vals].to_numpy(float) for m in present])
+    combined = combine_arrays(stack, how)
+    out = pd.DataFrame(combined, columns=vals, index=grid.index).reset_index()
+    out[S.MODEL] = name
+    q = out[S.QUANTILE_COLUMNS].to_numpy(float)
+    out[S.QUANTILE_COLUMNS] = np.sort(q, axis=1)
+    if S.Y in frame.columns:
+        out = out.merge(frame[[*keys, S.Y]].drop_duplicates(keys), on=keys, how="left")
+    extra = [c for c in frame.columns if c not in out.columns]
+    for c in extra:
+        out[c] = np.nan
+    return pd.concat([frame[frame[S.MODEL] != name], out[frame.columns]], ignore_index=True)

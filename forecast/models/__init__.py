@@ -11,7 +11,7 @@ from forecast.models.arima import AutoArima
 from forecast.models.base import Model, ModelForecast
 from forecast.models.combination import Combination
 from forecast.models.ets import DampedETS
-from forecast.models.intermittent import SBA, TSB, Croston
+from forecast.models.intermittent import SBA, SES, TSB, Croston
 from forecast.models.naive import SeasonalNaive
 from forecast.models.prophet import ProphetModel
 from forecast.models.theta import Theta
@@ -25,6 +25,7 @@ MODEL_REGISTRY: dict[str, type[Model]] = {
     Croston.name: Croston,
     SBA.name: SBA,
     TSB.name: TSB,
+    SES.name: SES,
     Combination.name: Combination,
 }
 

@@ -137,3 +137,28 @@ class TSB(Model):
             return constant_forecast(0.0, h)
         mean = np.full(h, self.rate_)
         return mean, count_quantiles(mean, self.phi_)
+
+
+class SES(Model):
+    """Simple exponential smoothing with a fixed ``alpha`` (the classic reference for sparse
+    demand), flat forecast, count quantiles around the level."""
+
+    name = "ses"
+
+    def __init__(self, season_length: int = 12, alpha: float = 0.1) -> None:
+        super().__init__(season_length=season_length)
+        if not 0 < alpha <= 1:
+            raise ValueError("alpha must be in (0, 1]")
+        self.alpha = alpha
+
+    def _fit(self, y: np.ndarray) -> None:
+        y = np.maximum(y, 0.0)
+        level = _smooth(y, self.alpha)
+        self.rate_ = float(level[-1])
+        self.phi_ = dispersion(y, np.r_[level[0], level[:-1]])
+
+    def _predict(self, h: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.rate_ <= 1e-9:
+            return constant_forecast(0.0, h)
+        mean = np.full(h, self.rate_)
+        return mean, count_quantiles(mean, self.phi_)

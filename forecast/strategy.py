@@ -1,0 +1,143 @@
+"""The product's default forecasting strategy for long series: backtest every family, add the
+combination(s), choose per series by a backtest metric, forecast, calibrate the quantiles.
+
+Steps (each a library function of its own module):
+
+1. :func:`forecast.backtest.cross_validation` of every family (rolling origin);
+2. :func:`forecast.select.combine` adds each combination (e.g. ``combo`` = mean of ETS, ARIMA and
+   Theta) from the members' backtest forecasts, without refitting;
+3. :func:`forecast.classify_series.classify` (Syntetos-Boylan class of each series);
+4. :func:`forecast.select.select_best` picks each series' candidate by ``metric`` (failed models
+   cannot win; the fallback is the first combination, else seasonal naive);
+5. every family is fitted on the full history, the combinations built, the selection applied;
+6. :func:`forecast.calibrate.fit_calibration` on the chosen candidates' backtest residuals (per
+   horizon step and series class) and :func:`forecast.calibrate.apply_calibration`.
+
+Timings of each family's backtest are measured (``timings_s``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast import schema as S
+from forecast.backtest import cross_validation
+from forecast.calibrate import Calibration, apply_calibration, fit_calibration
+from forecast.classify_series import CLASS, classify
+from forecast.engine import fit_predict
+from forecast.metrics import aggregate, evaluate
+from forecast.select import CHOSEN, SELECTED, combine, nested_selection_score, select_best
+
+log = logging.getLogger(__name__)
+DEFAULT_COMBOS: dict[str, tuple[str, ...]] = {"combo": ("ets", "arima", "theta")}
+
+
+@dataclass
+class StrategyResult:
+    """Everything the strategy computed (frames in the project's schemas)."""
+
+    cv: pd.DataFrame                   # every candidate, CV_COLUMNS
+    metrics: pd.DataFrame              # per series, model, metric
+    summary: pd.DataFrame              # per model
+    selection_score: pd.DataFrame      # nested (honest) score of the selection
+    selection: pd.DataFrame            # unique_id, model
+    classes: pd.DataFrame              # unique_id, adi, cv2, series_class
+    candidates: pd.DataFrame           # full-history forecasts of every candidate (uncalibrated)
+    forecasts: pd.DataFrame            # selected, calibrated: FORECAST_COLUMNS + chosen
+    calibration: Calibration | None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def usable_combos(families: list[str] | tuple[str, ...],
+                  combos: dict[str, tuple[str, ...]] | None) -> dict[str, tuple[str, ...]]:
+    """The combinations whose members are at least two of ``families``."""
+    out = {}
+    for name, members in (DEFAULT_COMBOS if combos is None else combos).items():
+        kept = tuple(m for m in members if m in families)
+        if len(kept) >= 2:
+            out[name] = kept
+    return out
+
+
+def selected_cv(cv: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Backtest rows of each series' chosen candidate."""
+    sel = selection.rename(columns={S.MODEL: CHOSEN})
+    m = cv.merge(sel, on=S.UID)
+    return m[m[S.MODEL] == m[CHOSEN]].drop(columns=CHOSEN)
+
+
+def run_strategy(series: pd.DataFrame, families: list[str] | tuple[str, ...], horizon: int,
+                 backtest_horizon: int = 12, windows: int = 3, step: int | None = None,
+                 metric: str = "rmsse", combos: dict[str, tuple[str, ...]] | None = None,
+                 params: dict[str, dict[str, Any]] | None = None, n_jobs: int = 1, calibrate: bool = True,
+                 combo_how: str = "mean", progress: Callable[[str, int, int], None] | None = None
+                 ) -> StrategyResult:
+    """Run the default strategy (module docstring) on a long frame (unique_id, ds, y, full grid)."""
+    families = list(families)
+    combos = usable_combos(families, combos)
+    params = params or {}
+    timings: dict[str, float] = {}
+
+    def tick(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda d, t: progress(stage, d, t)) if progress else None
+
+    parts = []
+    for fam in families:
+        t0 = time.perf_counter()
+        parts.append(cross_validation(series, {fam: dict(params.get(fam, {}))}, h=backtest_horizon,
+                                      n_windows=windows, step=step, n_jobs=n_jobs, progress=tick(f"backtest {fam}")))
+        timings[f"backtest_{fam}"] = time.perf_counter() - t0
+    cv = pd.concat(parts, ignore_index=True)
+    for name, members in combos.items():
+        cv = combine(cv, members, name=name, how=combo_how)
+    cv = cv.sort_values([S.UID, S.MODEL, S.CUTOFF, S.DS]).reset_index(drop=True)
+    metrics = evaluate(cv, series)
+    classes = classify(series)
+    fallback = next(iter(combos), "seasonal_naive" if "seasonal_naive" in families else families[0])
+    selection = select_best(metrics, metric=metric, fallback=fallback)
+    nested = (nested_selection_score(cv, series, metric=metric, fallback=fallback) if windows >= 2
+              else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
+
+    t0 = time.perf_counter()
+    specs = {f: dict(params.get(f, {})) for f in families}
+    cand = fit_predict(series, specs, horizon, n_jobs=n_jobs, progress=tick("predict"))
+    for name, members in combos.items():
+        cand = combine(cand, members, name=name, how=combo_how)
+    timings["predict"] = time.perf_counter() - t0
+    fc = _apply(cand, selection, fallback)
+    calib = None
+    if calibrate:
+        groups = classes.set_index(S.UID)[CLASS]
+        calib = fit_calibration(selected_cv(cv, selection), series, groups)
+        fc = apply_calibration(fc, calib, series, groups)
+    return StrategyResult(cv, metrics, aggregate(metrics), nested, selection, classes, cand, fc, calib, timings)
+
+
+def _apply(cand: pd.DataFrame, selection: pd.DataFrame, fallback: str) -> pd.DataFrame:
+    """Chosen candidate of each series; the fallback where the chosen one failed (NaN)."""
+    sel = selection.rename(columns={S.MODEL: CHOSEN})
+    m = cand.merge(sel, on=S.UID)
+    out = m[m[S.MODEL] == m[CHOSEN]]
+    bad = out.loc[out[[S.MEAN, *S.QUANTILE_COLUMNS]].isna().any(axis=1), S.UID].unique()
+    if len(bad):
+        log.warning("%d series: chosen model failed on the full history, fallback %s", len(bad), fallback)
+        fb = cand[cand[S.UID].isin(bad) & (cand[S.MODEL] == fallback)].assign(**{CHOSEN: fallback})
+        out = pd.concat([out[~out[S.UID].isin(bad)], fb], ignore_index=True)
+    out = out.assign(**{S.MODEL: SELECTED})
+    return out.sort_values([S.UID, S.DS]).reset_index(drop=True)[[*S.FORECAST_COLUMNS, CHOSEN]]
+
+
+def coverage_of(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> dict[str, float]:
+    """Share of actuals inside the 80 % and 95 % intervals of a forecasts frame."""
+    m = forecasts.merge(actuals[[S.UID, S.DS, S.Y]], on=[S.UID, S.DS])
+    y = m[S.Y].to_numpy(float)
+    out = {}
+    for name, (lo, hi) in {"coverage_80": (0.1, 0.9), "coverage_95": (0.025, 0.975)}.items():
+        out[name] = float(np.mean((y >= m[S.qcol(lo)]) & (y <= m[S.qcol(hi)])))
+    return out

@@ -265,43 +265,68 @@ def predict(config: Annotated[Path | None, typer.Option("--config", "-c", help="
 @app.command()
 @boundary
 def supply(config: ConfigOpt,
-           output: Annotated[Path, typer.Option("--output", "-o", help="Supply table (.parquet, .csv, .xlsx).")] = Path("outputs/supply.parquet")) -> None:
-    """Project the supply of graduates per month, occupation and zone (scheduled + projected sessions).
+           output: Annotated[Path, typer.Option("--output", "-o", help="Supply table (.parquet, .csv, .xlsx).")] = Path("outputs/supply.parquet"),
+           completion_rate: Annotated[float | None, typer.Option(help="Override [supply] completion_rate (0-1).")] = None,
+           insertion_rate: Annotated[float | None, typer.Option(help="Override [supply] insertion_rate (0-1).")] = None,
+           outflow_rate: Annotated[float | None, typer.Option(help="Override [supply] outflow_rate of job seekers (0-1).")] = None,
+           job_seekers: Annotated[Path | None, typer.Option(help="Job seekers CSV (mois;zone;rome;demandeurs).")] = None) -> None:
+    """Project supply per month, occupation and zone: graduates (scheduled + projected sessions) and job seekers.
 
-    Example: forecast supply -c experiments/reims.toml -o outputs/supply.csv
+    Example: forecast supply -c experiments/reims.toml --insertion-rate 0.6 -o outputs/supply.csv
     """
+    import dataclasses
+
     from forecast.io import write_table
     from forecast.pipeline import sessions_of
     from forecast.series import data_end_month
     from forecast.store import Store
-    from forecast.supply import project_supply
+    from forecast.supply import check_rates, project_supply, read_job_seekers
 
     exp = _load(config)
+    given = {k: v for k, v in (("completion_rate", completion_rate), ("insertion_rate", insertion_rate),
+                               ("outflow_rate", outflow_rate)) if v is not None}
+    check_rates(given, "supply")
+    rates = dataclasses.replace(exp.supply_rates(), **given)
+    js_file = job_seekers or exp.job_seekers
     with Store(exp.store, read_only=True) as st:
         end = exp.end or data_end_month(st)
-    sup = project_supply(sessions_of(exp), exp.zones, exp.start, end, exp.horizon, exp.completion_rate,
-                         exp.projection_years)
+    sup = project_supply(sessions_of(exp), exp.zones, exp.start, end, exp.horizon, rates.completion_rate,
+                         exp.projection_years, rates=rates, job_seekers=read_job_seekers(js_file) if js_file else None)
     write_table(sup, output)
-    typer.echo(f"{len(sup)} rows of supply -> {output}")
+    by = sup.groupby(["component", "status"])["supply"].sum().round(1)
+    typer.echo(f"{len(sup)} rows of supply -> {output}; people by component: "
+               + ", ".join(f"{c}/{s} {v:g}" for (c, s), v in by.items()))
 
 
 @app.command()
 @boundary
 def gap(forecasts: Annotated[Path, typer.Option(help="Forecast file from `forecast predict`.")],
         supply_file: Annotated[Path, typer.Option("--supply", help="Supply file from `forecast supply`.")],
-        output: Annotated[Path, typer.Option("--output", "-o", help="Gap table (.parquet, .csv, .xlsx).")] = Path("outputs/gap.parquet")) -> None:
-    """Demand minus supply per occupation, zone and month, with P(shortage).
+        output: Annotated[Path, typer.Option("--output", "-o", help="Gap table (.parquet, .csv, .xlsx).")] = Path("outputs/gap.parquet"),
+        paths_file: Annotated[Path | None, typer.Option("--paths", help="Sample paths (.npz) of the forecasts; default: drawn from the quantiles.")] = None,
+        horizon: Annotated[list[int] | None, typer.Option("--horizon", help="Horizon in months (repeat); default 12 and 24.")] = None) -> None:
+    """Demand minus supply per occupation, zone and month, and over 12/24-month horizons from sample paths:
+    totals with intervals, P(shortage), tension, expected unmet demand, ranked (<output>_horizons.csv).
 
-    Example: forecast gap --forecasts outputs/forecasts.parquet --supply outputs/supply.parquet
+    Example: forecast gap --forecasts outputs/forecasts.parquet --supply outputs/supply.parquet --horizon 12
     """
-    from forecast.gap import compute_gap, gap_summary
-    from forecast.io import write_table
-    from forecast.io import read_table
+    from forecast.gap import compute_gap, horizon_gap
+    from forecast.io import read_table, write_table
+    from forecast.paths import SamplePaths, paths_from_quantiles
 
-    g = compute_gap(read_table(forecasts), None, read_table(supply_file))
+    hz = tuple(horizon or (12, 24))
+    if any(h < 1 for h in hz):
+        raise ForecastError(f"--horizon must be >= 1 month, got {min(hz)}")
+    fc, sup = read_table(forecasts), read_table(supply_file)
+    g = compute_gap(fc, None, sup)
+    paths = SamplePaths.load(paths_file) if paths_file else paths_from_quantiles(fc)
+    table = horizon_gap(paths, None, sup, None, hz)
     write_table(g, output)
-    _print_table(gap_summary(g).head(10))
-    typer.echo(f"{len(g)} rows -> {output}")
+    summary = write_table(table, output.with_name(output.stem + "_horizons.csv"))
+    if len(table):
+        top = table[(table["horizon"] == min(hz)) & table["rank_shortage"].notna()].head(10)
+        _print_table(top[["unique_id", "demand_mean", "supply_mean", "unmet_mean", "p_shortage", "tension"]].round(2))
+    typer.echo(f"{len(g)} rows -> {output}; horizon summary -> {summary}")
 
 
 @app.command()
@@ -359,6 +384,38 @@ def ui(store: Annotated[Path, typer.Option(help="MLflow store folder.")] = Path(
             server.wait()
         except KeyboardInterrupt:
             typer.echo("Stopping the MLflow UI.")
+
+
+@app.command()
+@boundary
+def plan(run: Annotated[Path, typer.Argument(help="A run folder (outputs/<experiment>/<stamp>) with forecasts.parquet and supply.parquet.")],
+         config: ConfigOpt,
+         budget: Annotated[float | None, typer.Option(help="Budget in euros (or seats when the experiment's plan unit is seats); default: the experiment's plan budget.")] = None,
+         occupation: Annotated[list[str] | None, typer.Option("--occupation", help="Only these occupations (historic ROME code, repeat).")] = None,
+         output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for plan.parquet, budget_curve.csv, exports/ (default: the run folder).")] = None) -> None:
+    """Choose the actions (training, reconversion, mobility, employer measures) that minimise expected unmet demand under a budget.
+
+    Example: forecast plan outputs/reims/20261128-160011 -c experiments/reims.toml --budget 500000
+    """
+    from forecast.pipeline import sessions_of
+    from forecast.plan import plan_from_run
+
+    exp = _load(config)
+    pp = exp.plan_params
+    b = float(pp.get("budget", 0)) if budget is None else budget
+    if b < 0:
+        raise ForecastError(f"--budget must be >= 0, got {b:g}")
+    res = plan_from_run(run, sessions_of(exp), exp.supply_rates(), exp.plan_costs(), b, occupation or None, output,
+                        exp.gap_horizons, min(int(pp.get("horizon", 24)), exp.horizon), int(pp.get("paths", 200)),
+                        float(pp.get("time_limit", 60)), exp.gap_thresholds)
+    if res.plan is None or res.plan.plan.empty:
+        typer.echo("No action chosen (no shortage with a lever, or a budget of 0).")
+    else:
+        _print_table(res.plan.plan[["action_id", "type", "zone", "rome", "start", "quantity", "cost", "expected_reduction"]].round(1))
+        p = res.plan
+        typer.echo(f"Plan: {len(p.plan)} actions, cost {p.cost:,.0f} of {b:,.0f}; expected unmet demand "
+                   f"{p.unmet_before:,.0f} -> {p.unmet_after:,.0f}")
+    typer.echo(f"Outputs: {output or run}")
 
 
 if __name__ == "__main__":

@@ -54,9 +54,32 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "forecast": {
         "horizon": ((int,), 24),
     },
-    "supply": {
+    "supply": {  # rates: forecast/supply.py SupplyRates (defaults documented there and in the README)
         "completion_rate": ((int, float), 0.8),
         "projection_years": ((int,), 3),
+        "insertion_rate": ((int, float), 0.7),
+        "delay_months": ((int,), 1),
+        "job_seekers": ((str,), ""),
+        "outflow_rate": ((int, float), 0.05),
+        "domains": ((dict,), {}),
+    },
+    "gap": {  # forecast/gap.py: a shortage needs P(shortage) >= shortage_probability and tension >= shortage_tension
+        "horizons": ((list,), [12, 24]),
+        "shortage_probability": ((int, float), 0.8),
+        "shortage_tension": ((int, float), 3.0),
+    },
+    "plan": {  # forecast/actions.py Costs, forecast/plan.py
+        "budget": ((int, float), 1_000_000),
+        "unit": ((str,), "euros"),
+        "cost_per_seat": ((int, float), 9000),
+        "cost_per_seat_domains": ((dict,), {}),
+        "mobility_cost": ((int, float), 2500),
+        "employer_cost_per_hire": ((int, float), 3000),
+        "lead_months": ((int,), 2),
+        "max_sessions": ((int,), 3),
+        "horizon": ((int,), 24),
+        "paths": ((int,), 200),
+        "time_limit": ((int, float), 60),
     },
     "output": {
         "dir": ((str,), "outputs"),
@@ -94,10 +117,32 @@ class Experiment:
     horizon: int = 24
     completion_rate: float = 0.8
     projection_years: int = 3
+    supply_params: dict[str, Any] = field(default_factory=dict)
+    job_seekers: Path | None = None
+    gap_horizons: tuple[int, ...] = (12, 24)
+    gap_thresholds: tuple[float, float] = (0.8, 3.0)
+    plan_params: dict[str, Any] = field(default_factory=dict)
     output_dir: Path = Path("outputs")
     top_plots: int = 10
     n_jobs: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def supply_rates(self) -> Any:
+        """The [supply] rates as a :class:`forecast.supply.SupplyRates`."""
+        from forecast.supply import SupplyRates
+
+        p = self.supply_params
+        return SupplyRates(self.completion_rate, p.get("insertion_rate", 0.7), p.get("delay_months", 1),
+                           p.get("outflow_rate", 0.05), dict(p.get("domains", {})))
+
+    def plan_costs(self) -> Any:
+        """The [plan] costs as a :class:`forecast.actions.Costs`."""
+        from forecast.actions import Costs
+
+        p = self.plan_params
+        return Costs(p.get("unit", "euros"), float(p.get("cost_per_seat", 9000)), dict(p.get("cost_per_seat_domains", {})),
+                     float(p.get("mobility_cost", 2500)), float(p.get("employer_cost_per_hire", 3000)),
+                     int(p.get("lead_months", 2)), int(p.get("max_sessions", 3)))
 
     def model_specs(self) -> dict[str, dict[str, Any]]:
         """{family: params} for the engine."""
@@ -168,6 +213,58 @@ def _str_list(path: Path, where: str, value: list[Any]) -> list[str]:
     return list(value)
 
 
+_RATES = ("completion_rate", "insertion_rate", "outflow_rate")
+
+
+def _supply_plan(path: Path, v: dict[str, dict[str, Any]]) -> tuple[dict, dict, tuple[int, ...]]:
+    """Validate [supply] rates (per domain too), [gap] horizons and [plan]."""
+    sp = v["supply"]
+    for key in _RATES[1:]:
+        if not 0 <= float(sp[key]) <= 1:
+            raise _err(path, f"[supply] {key}", f"must be in [0, 1], got {sp[key]}")
+    if sp["delay_months"] < 0:
+        raise _err(path, "[supply] delay_months", f"must be >= 0, got {sp['delay_months']}")
+    for dom, rates in sp["domains"].items():
+        where = f"[supply.domains.{dom}]"
+        if not (len(dom) in (1, 3) and dom[0] in "ABCDEFGHIJKLMN"):
+            raise _err(path, where, "a ROME grand domain ('J') or domain ('J15')")
+        if not isinstance(rates, dict):
+            raise _err(path, where, "must be a table of rates")
+        for key, val in rates.items():
+            if key not in (*_RATES, "delay_months"):
+                raise _err(path, f"{where} {key}", f"unknown key (known: {', '.join((*_RATES, 'delay_months'))})")
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise _err(path, f"{where} {key}", f"expected a number, got {val!r}")
+            if key != "delay_months" and not 0 <= val <= 1:
+                raise _err(path, f"{where} {key}", f"must be in [0, 1], got {val}")
+            if key == "delay_months" and val < 0:
+                raise _err(path, f"{where} {key}", f"must be >= 0, got {val}")
+    horizons = v["gap"]["horizons"]
+    if not horizons or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in horizons):
+        raise _err(path, "[gap] horizons", f"expected a list of months >= 1, got {horizons!r}")
+    gp = v["gap"]
+    if not 0.5 <= gp["shortage_probability"] <= 1:
+        raise _err(path, "[gap] shortage_probability", f"must be in [0.5, 1], got {gp['shortage_probability']}")
+    if gp["shortage_tension"] < 1:
+        raise _err(path, "[gap] shortage_tension", f"must be >= 1 (demand / supply), got {gp['shortage_tension']}")
+    pl = v["plan"]
+    if pl["budget"] < 0:
+        raise _err(path, "[plan] budget", f"must be >= 0, got {pl['budget']}")
+    if pl["unit"] not in ("euros", "seats"):
+        raise _err(path, "[plan] unit", f"must be 'euros' or 'seats', got {pl['unit']!r}")
+    for key in ("cost_per_seat", "mobility_cost", "employer_cost_per_hire", "time_limit"):
+        if pl[key] < 0:
+            raise _err(path, f"[plan] {key}", f"must be >= 0, got {pl[key]}")
+    for dom, val in pl["cost_per_seat_domains"].items():
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or val < 0:
+            raise _err(path, f"[plan.cost_per_seat_domains] {dom}", f"expected a cost >= 0, got {val!r}")
+    for key in ("lead_months", "max_sessions", "horizon", "paths"):
+        if pl[key] < (0 if key == "lead_months" else 1):
+            raise _err(path, f"[plan] {key}", f"must be >= {0 if key == 'lead_months' else 1}, got {pl[key]}")
+    supply = {k: sp[k] for k in ("insertion_rate", "delay_months", "outflow_rate", "domains")}
+    return supply, dict(pl), tuple(sorted(set(horizons)))
+
+
 def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Experiment:
     from forecast import referential
     from forecast.models import available_models
@@ -230,6 +327,7 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
     rate = float(v["supply"]["completion_rate"])
     if not 0 <= rate <= 1:
         raise _err(path, "[supply] completion_rate", f"must be in [0, 1], got {rate}")
+    supply_params, plan_params, horizons = _supply_plan(path, v)
     if v["output"]["n_jobs"] < 0:
         raise _err(path, "[output] n_jobs", "must be >= 0 (0 = all cores)")
 
@@ -258,6 +356,11 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         horizon=v["forecast"]["horizon"],
         completion_rate=rate,
         projection_years=v["supply"]["projection_years"],
+        supply_params=supply_params,
+        job_seekers=Path(v["supply"]["job_seekers"]) if v["supply"]["job_seekers"] else None,
+        gap_horizons=horizons,
+        gap_thresholds=(float(v["gap"]["shortage_probability"]), float(v["gap"]["shortage_tension"])),
+        plan_params=plan_params,
         output_dir=Path(v["output"]["dir"]),
         top_plots=v["output"]["top_plots"],
         n_jobs=v["output"]["n_jobs"],

@@ -158,10 +158,21 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         timings["predict"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        supply = project_supply(sessions_of(exp), exp.zones, exp.start, end, exp.horizon,
-                                exp.completion_rate, exp.projection_years)
+        from forecast.plan import gap_plan_stage, paths_for
+        from forecast.supply import read_job_seekers
+
+        sessions = sessions_of(exp)
+        job_seekers = read_job_seekers(exp.job_seekers) if exp.job_seekers else None
+        supply = project_supply(sessions, exp.zones, exp.start, end, exp.horizon, exp.completion_rate,
+                                exp.projection_years, rates=exp.supply_rates(), job_seekers=job_seekers)
         gap = compute_gap(forecasts, catalog, supply)
-        summary_gap = gap_summary(gap, months=min(12, exp.horizon))
+        pp = exp.plan_params
+        gp = gap_plan_stage(paths_for(forecasts, run_dir), catalog, supply, sessions, gap, run_dir,
+                            rates=exp.supply_rates(), costs=exp.plan_costs(), budget=float(pp.get("budget", 0)),
+                            horizons=exp.gap_horizons, plan_horizon=min(int(pp.get("horizon", 24)), exp.horizon),
+                            n_opt=int(pp.get("paths", 200)), time_limit=float(pp.get("time_limit", 60)),
+                            series=series, fans=exp.top_plots, thresholds=exp.gap_thresholds)
+        summary_gap = gp.summary if len(gp.summary) else gap_summary(gap, months=min(12, exp.horizon))
         timings["supply_gap"] = time.perf_counter() - t0
 
         # --- outputs ---------------------------------------------------------------------
@@ -176,13 +187,14 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
             "forecasts": write_table(forecasts, run_dir / "forecasts.parquet"),
             "supply": write_table(supply, run_dir / "supply.parquet"),
             "gap": write_table(gap, run_dir / "gap.parquet"),
-            "gap_summary": write_table(summary_gap, run_dir / "gap_summary.csv"),
+            "gap_summary": gp.files.get("gap_summary") or write_table(summary_gap, run_dir / "gap_summary.csv"),
+            **gp.files,
         }
         tables["forecasts_csv"] = write_table(forecasts, run_dir / "forecasts.csv")
         tables["gap_csv"] = write_table(gap, run_dir / "gap.csv")
         result.tables = tables
         t0 = time.perf_counter()
-        result.plots = _plots(exp, series, catalog, forecasts, supply, run_dir)
+        result.plots = _plots(exp, series, catalog, forecasts, supply, run_dir) + gp.plots
         timings["plots"] = time.perf_counter() - t0
 
         # --- headline figures and tracking ---------------------------------------------------
@@ -197,6 +209,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
             "selection_counts": selection[S.MODEL].value_counts().to_dict(),
             "timings_s": {k: round(v, 2) for k, v in timings.items()},
             "top_shortages": summary_gap.head(10)[["label", "demand", "supply", "gap"]].round(1).to_dict("records"),
+            "gap_plan": {k: round(v, 2) for k, v in gp.metrics.items()},
         }
         result.summary = summary
         write_json(summary, run_dir / "summary.json")
@@ -209,7 +222,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
                           "n_series": float(len(catalog)), "n_modelled": float(len(modelled_ids)),
                           "offers_accepted": float(ingest_counts["accepted"]),
                           "offers_rejected": float(ingest_counts["rejected"]),
-                          **{f"time_{k}_s": v for k, v in timings.items()}}
+                          **{f"time_{k}_s": v for k, v in timings.items()}, **gp.metrics}
         for m, v in nested_m.items():
             parent_metrics[f"nested_{exp.metric}_{m}"] = v
         tracker.log_metrics(parent_metrics)

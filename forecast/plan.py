@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,10 @@ from forecast import schema as S
 from forecast.errors import DataError
 from forecast.gap import demand_supply, unmet
 from forecast.paths import SamplePaths
+
+if TYPE_CHECKING:
+    from forecast.actions import Costs
+    from forecast.supply import SupplyRates
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +191,10 @@ def make_plan(problem: PlanProblem, budget: float, n_opt: int = 200, time_limit:
         without[a] = 0
         red.append(unmet_paths(problem, without) - with_plan)
     red_arr = np.array(red) if red else np.zeros((0, len(with_plan)))
-    plan["reduction_mean"] = red_arr.mean(axis=1) if len(chosen) else []
+    plan["expected_reduction"] = red_arr.mean(axis=1) if len(chosen) else []
     plan["reduction_q0.025"] = np.quantile(red_arr, 0.025, axis=1) if len(chosen) else []
     plan["reduction_q0.975"] = np.quantile(red_arr, 0.975, axis=1) if len(chosen) else []
-    plan = plan.sort_values(["reduction_mean", "action_id"], ascending=[False, True]).reset_index(drop=True)
+    plan = plan.sort_values(["expected_reduction", "action_id"], ascending=[False, True]).reset_index(drop=True)
     return PlanResult(plan, float(budget), float(best @ problem.cost), float(base.mean()), float(with_plan.mean()),
                       solver={**info, "units": best})
 
@@ -227,3 +233,169 @@ def apply_actions(supply: pd.DataFrame, plan: pd.DataFrame, ds: pd.DatetimeIndex
     add = pd.DataFrame(rows)
     add[S.DS] = add[S.DS].astype(supply[S.DS].dtype) if len(supply) else add[S.DS]
     return pd.concat([supply, add], ignore_index=True)
+
+
+# --- the gap and plan stage of a run ------------------------------------------------------------------
+
+def paths_for(forecasts: pd.DataFrame, run_dir: Path | None = None, n_samples: int = 500, seed: int = 0) -> SamplePaths:
+    """The engine's sample paths (``run_dir/paths.npz``) when present, completed by the quantile-copula
+    fallback (:func:`forecast.paths.paths_from_quantiles`) for the series they lack."""
+    from forecast.paths import paths_from_quantiles
+
+    fc = forecasts[S.FORECAST_COLUMNS]
+    file = Path(run_dir) / "paths.npz" if run_dir else None
+    if file is None or not file.exists():
+        return paths_from_quantiles(fc, n_samples=n_samples, seed=seed)
+    got = SamplePaths.load(file)
+    ds = pd.DatetimeIndex(sorted(fc[S.DS].unique()))
+    if len(got.ds) != len(ds) or not (got.ds == ds).all():
+        log.warning("%s: months differ from the forecasts; using quantile-based paths", file)
+        return paths_from_quantiles(fc, n_samples=n_samples, seed=seed)
+    missing = sorted(set(fc[S.UID]) - set(got.unique_ids))
+    if not missing:
+        return got
+    fb = paths_from_quantiles(fc[fc[S.UID].isin(missing)], n_samples=got.n_samples, seed=seed)
+    return SamplePaths(np.concatenate([got.unique_ids, fb.unique_ids]).astype(object), ds,
+                       np.concatenate([got.values, fb.values]).astype(np.float32))
+
+
+@dataclass
+class GapPlanResult:
+    """Tables, files and headline figures of the gap and plan stage."""
+
+    horizon_table: pd.DataFrame
+    summary: pd.DataFrame
+    skills: pd.DataFrame
+    plan: PlanResult | None
+    curve: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def gap_plan_stage(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.DataFrame,
+                   sessions: pd.DataFrame | None, monthly_gap: pd.DataFrame, run_dir: Path, *,
+                   rates: "SupplyRates", costs: "Costs", budget: float, horizons: tuple[int, ...] = (12, 24),
+                   plan_horizon: int = 24, n_opt: int = 200, time_limit: float = 60.0,
+                   series: pd.DataFrame | None = None, fans: int = 10, seed: int = 0,
+                   thresholds: tuple[float, float] = (0.8, 3.0)) -> GapPlanResult:
+    """Horizon gap (occupations, region, skills), candidate actions, plan and budget curve; writes
+    gap_summary.csv, gap_horizons.parquet, gap_skills.parquet, actions_candidates.parquet, plan.parquet,
+    budget_curve.csv, exports/ (French headers: Parquet, CSV, XLSX) and plots/gap/."""
+    from forecast.actions import candidate_actions
+    from forecast.export import export_table
+    from forecast.gap import demand_supply, domain_shortage, gap_summary, horizon_gap, skill_gap
+    from forecast.io import write_table
+    from forecast.report import plots_gap
+
+    if budget < 0:
+        raise DataError(f"plan: budget must be >= 0, got {budget}")
+    run_dir = Path(run_dir)
+    table = horizon_gap(paths, catalog, supply, sessions, horizons, seed=seed, thresholds=thresholds)
+    skills = skill_gap(paths, catalog, supply, horizons, seed=seed, thresholds=thresholds)
+    first = min(horizons)
+    legacy = gap_summary(monthly_gap, months=first) if len(monthly_gap) else pd.DataFrame()
+    zone_rows = table[(table["horizon"] == table["horizon"].min()) & table[S.ZONE].str.fullmatch(r"\d{4}")] \
+        if len(table) else table
+    summary = zone_rows.rename(columns={"p_shortage": "p_shortage_horizon"})
+    if len(legacy) and len(summary):
+        summary = summary.merge(legacy[[S.ZONE, S.ROME, "months_short"]], on=[S.ZONE, S.ROME], how="left")
+        summary = summary.assign(demand=summary["demand_mean"], supply=summary["supply_mean"], gap=summary["gap_mean"],
+                                 ratio_supply_demand=summary["supply_mean"] / summary["demand_mean"].where(summary["demand_mean"] > 0))
+    files = {"gap_summary": write_table(summary, run_dir / "gap_summary.csv"),
+             "gap_horizons": write_table(table, run_dir / "gap_horizons.parquet"),
+             "gap_skills": write_table(skills, run_dir / "gap_skills.parquet")}
+    curve, result = pd.DataFrame(columns=["budget", "cost", "unmet_demand", "unmet_avoided", "actions"]), None
+    if len(table):
+        cands = candidate_actions(table, sessions, paths.ds, rates, costs, plan_horizon)
+        files["actions_candidates"] = write_table(cands, run_dir / "actions_candidates.parquet")
+        problem = build_problem(paths, catalog, supply, cands, plan_horizon, seed)
+        curve, plans = budget_curve(problem, [0.0, budget / 4, budget / 2, budget, 2 * budget, 4 * budget], n_opt, time_limit)
+        result = plans[float(budget)]
+        result.budget_curve = curve
+        plan_df = result.plan.assign(arrival_month=[str(paths.ds[0].to_period("M") + int(a)) for a in result.plan["arrival"]])
+        files["plan"] = write_table(plan_df, run_dir / "plan.parquet")
+        files["budget_curve"] = write_table(curve, run_dir / "budget_curve.csv")
+        export_table(plan_df, run_dir / "exports" / "plan_actions")
+        export_table(curve, run_dir / "exports" / "courbe_budget")
+    for name, df in (("ecarts_horizon", table), ("ecarts_competences", skills), ("ecarts_mensuels", monthly_gap)):
+        if len(df):
+            export_table(df, run_dir / "exports" / name)
+    plots = _gap_plots(paths, catalog, supply, table, curve, run_dir, costs.unit, series, fans, seed,
+                       demand_supply, domain_shortage, plots_gap)
+    metrics = _metrics(table, result, first)
+    return GapPlanResult(table, summary, skills, result, curve, files, plots, metrics)
+
+
+def _metrics(table: pd.DataFrame, result: PlanResult | None, first: int) -> dict[str, float]:
+    m: dict[str, float] = {}
+    if len(table):
+        zones = table[table[S.ZONE].str.fullmatch(r"\d{4}")]
+        for hz, g in zones.groupby("horizon"):
+            m[f"gap_unmet_{hz}m"] = float(g["unmet_mean"].sum())
+            m[f"gap_shortages_{hz}m"] = float((g["situation"] == "shortage").sum())
+            m[f"gap_surpluses_{hz}m"] = float((g["situation"] == "surplus").sum())
+    if result is not None:
+        m.update({"plan_budget": result.budget, "plan_cost": result.cost, "plan_unmet_before": result.unmet_before,
+                  "plan_unmet_after": result.unmet_after, "plan_unmet_avoided": result.unmet_before - result.unmet_after,
+                  "plan_actions": float(len(result.plan)), "plan_solver_s": float(result.solver.get("seconds", 0.0))})
+    return m
+
+
+def _gap_plots(paths, catalog, supply, table, curve, run_dir, unit, series, fans, seed,
+               demand_supply, domain_shortage, plots_gap) -> list[Path]:
+    out: list[Path] = []
+    if not len(table):
+        return out
+    keys, demand, sup = demand_supply(paths, catalog, supply, seed)
+    out.append(plots_gap.plot_heatmap(domain_shortage(keys, demand, sup, int(table["horizon"].min())),
+                                      run_dir / "plots" / "gap" / "heatmap_p_penurie.png"))
+    if len(curve):
+        out.append(plots_gap.plot_budget_curve(curve, run_dir / "plots" / "gap" / "courbe_budget.png", unit))
+    top = table[(table["horizon"] == table["horizon"].min()) & table["rank_shortage"].notna()
+                & table[S.ZONE].str.fullmatch(r"\d{4}")].sort_values("rank_shortage").head(fans)
+    pos = {u: i for i, u in enumerate(keys[S.UID])}
+    for rank, r in enumerate(top.itertuples(index=False), start=1):
+        i = pos[r.unique_id]
+        hist = None
+        if series is not None:
+            hist = series[series[S.UID] == r.unique_id].sort_values(S.DS).tail(36)
+        out.append(plots_gap.plot_fan(paths.ds, demand[i], sup[i].mean(axis=0), f"{r.label} ({r.rome})",
+                                      run_dir / "plots" / "gap" / f"eventail_{rank:02d}_{r.zone}_{r.rome}.png", hist))
+    return out
+
+
+def plan_from_run(run_dir: Path, sessions: pd.DataFrame, rates: "SupplyRates", costs: "Costs", budget: float,
+                  occupations: list[str] | None = None, output: Path | None = None, horizons: tuple[int, ...] = (12, 24),
+                  plan_horizon: int = 24, n_opt: int = 200, time_limit: float = 60.0,
+                  thresholds: tuple[float, float] = (0.8, 3.0)) -> GapPlanResult:
+    """Re-plan from a finished run folder (forecasts.parquet, supply.parquet, catalog.parquet, and
+    paths.npz when the engine saved them), optionally only for some occupations (historic ROME codes)."""
+    from forecast import referential
+    from forecast.gap import compute_gap
+    from forecast.io import read_table
+
+    if budget < 0:
+        raise DataError(f"plan: budget must be >= 0, got {budget}")
+    run_dir = Path(run_dir)
+    forecasts = read_table(run_dir / "forecasts.parquet")
+    supply = read_table(run_dir / "supply.parquet")
+    catalog = read_table(run_dir / "catalog.parquet") if (run_dir / "catalog.parquet").exists() else None
+    if occupations:
+        known = set(referential.load_rome_parents()["code_rome"])
+        bad = [o for o in occupations if o not in known]
+        if bad:
+            raise DataError(f"unknown occupation(s) {', '.join(bad)}: expected historic ROME codes such as J1501")
+        present = set(forecasts[S.UID].str.extract(r"/([A-N]\d{4})$")[0].dropna())
+        absent = [o for o in occupations if o not in present]
+        if absent:
+            raise DataError(f"occupation(s) {', '.join(absent)} have no forecast in {run_dir}")
+        keep = forecasts[S.UID].str.extract(r"/([A-N]\d{4})$")[0].isin(occupations)
+        forecasts = forecasts[keep]
+    out = Path(output or run_dir)
+    paths = paths_for(forecasts, run_dir)
+    if occupations:
+        paths = paths.for_ids([u for u in paths.unique_ids if u in set(forecasts[S.UID])])
+    return gap_plan_stage(paths, catalog, supply, sessions, compute_gap(forecasts, catalog, supply), out,
+                          rates=rates, costs=costs, budget=budget, horizons=horizons, plan_horizon=plan_horizon,
+                          n_opt=n_opt, time_limit=time_limit, fans=0, thresholds=thresholds)

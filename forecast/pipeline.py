@@ -125,7 +125,10 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
               "backtest_horizon": exp.backtest_horizon, "backtest_windows": exp.backtest_windows,
               "backtest_step": exp.backtest_step, "metric": exp.metric, "min_total": exp.min_total,
               "top_skills": exp.top_skills, "completion_rate": exp.completion_rate, "n_jobs": n_jobs}
-    tags = {"experiment_file": str(exp.path), "run_dir": str(run_dir), "code_version": _git_commit()}
+    from forecast.publish import data_version, publish, write_quality_tables
+
+    tags = {"experiment_file": str(exp.path), "run_dir": str(run_dir), "code_version": _git_commit(),
+            "data_version": data_version(exp)}
     result = RunResult(run_dir=run_dir, run_id=None, experiment=exp.name)
     with tracker.parent(f"{exp.name}-{stamp}", params, tags) as run_id:
         result.run_id = run_id
@@ -192,6 +195,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         }
         tables["forecasts_csv"] = write_table(forecasts, run_dir / "forecasts.csv")
         tables["gap_csv"] = write_table(gap, run_dir / "gap.csv")
+        tables.update(write_quality_tables(exp, reports, run_dir))
         result.tables = tables
         t0 = time.perf_counter()
         result.plots = _plots(exp, series, catalog, forecasts, supply, run_dir) + gp.plots
@@ -202,7 +206,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         summary: dict[str, Any] = {
             "experiment": exp.name, "run_dir": str(run_dir), "run_id": run_id, "end": end,
             "series": len(catalog), "modelled_series": len(modelled_ids), "ingest": ingest_counts,
-            "metric": exp.metric,
+            "metric": exp.metric, "backtest_windows": exp.backtest_windows, "backtest_horizon": exp.backtest_horizon,
             "backtest": {m: {k: float(v) for k, v in g.set_index(S.METRIC)[S.VALUE].items()}
                          for m, g in agg.groupby(S.MODEL)},
             "selection_vs_baseline": {k: float(v) for k, v in nested_m.items()},
@@ -227,6 +231,9 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
             parent_metrics[f"nested_{exp.metric}_{m}"] = v
         tracker.log_metrics(parent_metrics)
         tracker.log_artifact(exp.path, "config")
+        published = publish(exp, tracker, run_dir, modelled, catalog, metrics, selection, specs, summary, fallback)
+        summary.update(report=str(published["report"]), model_version=published["model_version"])
+        write_json(summary, run_dir / "summary.json")
         tracker.log_artifacts(run_dir, "outputs")
     return result
 

@@ -13,7 +13,8 @@ summing matrix so that it scales to France's 306 zones x 532 occupations):
   (``{zone}/domain:{code}``): the modelled occupations of a ROME grand domain / professional
   domain (``code_grand_domaine``, ``code_domaine`` of :func:`forecast.referential.load_rome_parents`)
   in a zone; ``grand_domain_region``, ``domain_region`` (``{region}/grand_domain:{code}``...): the
-  same over the zones of the experiment.
+  same over the zones of the experiment (only with several zones: with one zone they would repeat
+  the zone's nodes).
 
 Reconciliation (:func:`reconcile`)
 ----------------------------------
@@ -140,7 +141,8 @@ def build_hierarchy(series: pd.DataFrame, modelled: set[str] | None = None,
                     idx = np.flatnonzero(inc & (bottom_zone == z))
                     if len(idx):
                         groups.append((f"{z}/{name}:{code}", f"{name}_zone", idx))
-                groups.append((f"{scope}/{name}:{code}", f"{name}_region", np.flatnonzero(inc)))
+                if len(zones) > 1:  # with one zone the region-level node would repeat the zone's
+                    groups.append((f"{scope}/{name}:{code}", f"{name}_region", np.flatnonzero(inc)))
     rows = np.concatenate([np.full(len(g[2]), i) for i, g in enumerate(groups)]) if groups else np.zeros(0, int)
     cols = np.concatenate([g[2] for g in groups]) if groups else np.zeros(0, int)
     A = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), nb))

@@ -181,6 +181,10 @@ class Tracker(Protocol):
 
     def set_tags(self, tags: dict) -> None: ...
 
+    def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None: ...
+
+    def log_forecaster(self, directory: Path, name: str, description: str) -> str | None: ...
+
     def end_parent(self, status: str = "FINISHED") -> None: ...
 
     def parent(self, run_name: str, params: dict | None = None, tags: dict | None = None) -> contextlib.AbstractContextManager[str]: ...
@@ -234,6 +238,12 @@ class NullTracker(_ParentContext):
         return None
 
     def set_tags(self, tags: dict) -> None:
+        return None
+
+    def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None:
+        return None
+
+    def log_forecaster(self, directory: Path, name: str, description: str) -> str | None:
         return None
 
     def end_parent(self, status: str = "FINISHED") -> None:
@@ -346,6 +356,40 @@ def find_runs(store: Path, experiment: str = "default") -> pd.DataFrame:
     return frame[base + rest]
 
 
+def load_forecaster(store: Path, name: str, version: str | None = None) -> Any:
+    """The registered forecaster set ``name`` (default: newest version) as an MLflow pyfunc model:
+    ``.predict(pd.DataFrame({"unique_id": [...], "horizon": [...]}))`` returns the forecasts frame."""
+    from forecast import tracking_model
+
+    _existing_client(store)
+    try:
+        return tracking_model.load_forecaster(tracking_uri(store), name, version)
+    except LookupError as exc:
+        raise ForecastError(f"{exc} in {store}; run an experiment with tracking first") from None
+
+
+def run_folder(store: Path, run_id: str, dest: Path | None = None) -> Path:
+    """The output folder of an MLflow run: its ``run_dir`` tag if that folder still exists, otherwise
+    its ``outputs`` artifacts downloaded into ``dest`` (default ``<store>/downloads/<run_id>``)."""
+    from mlflow.exceptions import MlflowException
+
+    client = _existing_client(store)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ForecastError(f"no MLflow run {run_id!r} in {store}; list runs with `forecast ui --store {store}`") from None
+    local = run.data.tags.get("run_dir")
+    if local and (Path(local) / "summary.json").is_file():
+        return Path(local)
+    target = Path(dest or Path(store) / "downloads" / run_id)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        client.download_artifacts(run_id, "outputs", str(target))
+    except (MlflowException, OSError) as exc:
+        raise ForecastError(f"run {run_id} has no outputs folder and no 'outputs' artifacts ({exc})") from None
+    return target / "outputs"
+
+
 # --- the MLflow tracker ------------------------------------------------------------------------
 class MlflowTracker(_ParentContext):
     """Log to a local MLflow store folder through ``MlflowClient`` with explicit run ids.
@@ -433,6 +477,19 @@ class MlflowTracker(_ParentContext):
     def log_artifacts(self, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self._require_parent(), str(directory), artifact_path)
 
+    def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None:
+        """A table artifact (``MlflowClient.log_table``, JSON) on the parent: the UI shows it as a table."""
+        from forecast import tracking_model
+
+        tracking_model.log_table(self.client, self._require_parent(), frame, artifact_file)
+
+    def log_forecaster(self, directory: Path, name: str, description: str) -> str | None:
+        """Log the forecaster set saved in ``directory`` (:class:`forecast.pyfunc.ForecasterSet`) as the
+        parent's pyfunc ``model`` and register it as a new version of ``name``; return the version."""
+        from forecast import tracking_model
+
+        return tracking_model.log_forecaster(self.client, self._require_parent(), directory, name, description)
+
     def end_parent(self, status: str = "FINISHED") -> None:
         """Terminate the parent run (``FINISHED``, ``FAILED`` or ``KILLED``); no-op if none is open."""
         if status not in _STATUSES:
@@ -502,5 +559,6 @@ class MlflowTracker(_ParentContext):
 
 __all__ = [
     "Tracker", "NullTracker", "MlflowTracker", "flatten_metrics", "flatten_params", "clean_metrics",
-    "sanitize_key", "find_runs", "experiment_id", "tracking_uri", "artifacts_uri",
+    "sanitize_key", "find_runs", "experiment_id", "tracking_uri", "artifacts_uri", "load_forecaster",
+    "run_folder",
 ]

@@ -78,3 +78,44 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     generate_demo(out, seed=7, start="2019-01", end="2024-12", zones=["4413", "4406"], scale=0.6)
     return out
+
+@pytest.fixture(scope="session")
+def tracked_run(demo_dir, tmp_path_factory):
+    """A small tracked run of the demo (Reims, seasonal naive + damped ETS, 2 windows): (store, run_dir, summary).
+
+    Shared by the report, browser and pyfunc tests; about 20 s.
+    """
+    from forecast.config import load_experiment
+    from forecast.pipeline import run_experiment
+    from forecast.tracking import MlflowTracker
+
+    tmp = tmp_path_factory.mktemp("tracked")
+    exp_file = tmp / "pilote.toml"
+    exp_file.write_text(f"""
+[experiment]
+name = "pilote"
+[data]
+offers = ["{demo_dir / 'offres'}"]
+sessions = ["{demo_dir / 'formations'}"]
+store = "{tmp / 'store.duckdb'}"
+[scope]
+zones = ["4413"]
+start = "2019-01"
+[series]
+min_total = 300
+top_skills = 2
+[models]
+families = ["seasonal_naive", "ets"]
+[backtest]
+horizon = 6
+windows = 2
+[forecast]
+horizon = 12
+[output]
+dir = "{tmp / 'outputs'}"
+top_plots = 2
+n_jobs = 2
+""", encoding="utf-8")
+    store = tmp / "mlruns"
+    result = run_experiment(load_experiment(exp_file), MlflowTracker(store, "pilote"))
+    return store, result.run_dir, result.summary

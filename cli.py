@@ -193,8 +193,8 @@ def backtest(config: Annotated[Path | None, typer.Option("--config", "-c", help=
              series_file: Annotated[Path | None, typer.Option("--series", help="Long series file (unique_id, ds, y), CSV or Parquet.")] = None,
              horizon: Annotated[int, typer.Option(help="Months ahead per window.")] = 12,
              windows: Annotated[int, typer.Option(help="Rolling-origin windows.")] = 3,
-             model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model family (repeat); default: all of the experiment or seasonal_naive, arima, prophet.")] = None,
-             metric: Annotated[str, typer.Option(help="Selection metric: mase, rmsse or wape.")] = "mase",
+             model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model family (repeat); default: all of the experiment or the default families (seasonal_naive, ets, arima, theta, sba, tsb; + their combination).")] = None,
+             metric: Annotated[str, typer.Option(help="Selection metric: mase, rmsse, sql or wape.")] = "mase",
              output: Annotated[Path, typer.Option("--output", "-o", help="Folder for backtest tables.")] = Path("outputs/backtest"),
              n_jobs: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0) -> None:
     """Rolling-origin backtest per series and model; aggregate MASE, RMSSE, WAPE and interval coverage.
@@ -204,10 +204,11 @@ def backtest(config: Annotated[Path | None, typer.Option("--config", "-c", help=
     import os
 
     from forecast.io import write_table
+    from forecast.config import DEFAULT_FAMILIES
     from forecast.pipeline import backtest_series
 
     data, exp = _series_input(config, series_file)
-    families = model or (list(exp.families) if exp else ["seasonal_naive", "arima", "prophet"])
+    families = model or (list(exp.families) if exp else list(DEFAULT_FAMILIES))
     _check_models(families)
     prog, cb = _progress()
     with prog:
@@ -248,10 +249,11 @@ def predict(config: Annotated[Path | None, typer.Option("--config", "-c", help="
     import os
 
     from forecast.io import write_table
+    from forecast.config import DEFAULT_FAMILIES
     from forecast.pipeline import predict_series
 
     data, exp = _series_input(config, series_file)
-    families = list(exp.families) if exp else ["seasonal_naive", "arima", "prophet"]
+    families = list(exp.families) if exp else list(DEFAULT_FAMILIES)
     if model:
         _check_models([model])
     prog, cb = _progress()

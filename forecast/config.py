@@ -15,6 +15,8 @@ from forecast.errors import ConfigError
 
 LEVELS = ("rome_zone", "skill_zone", "zone_total", "region_total")
 MEASURES = ("positions", "offers")
+#: The product's default model families (cheap and robust; add "prophet" or "croston" per experiment).
+DEFAULT_FAMILIES = ("seasonal_naive", "ets", "arima", "theta", "sba", "tsb")
 
 # The schema: section -> key -> (type(s), default). A default of ... means required.
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
@@ -42,8 +44,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "dedupe_similarity": ((int, float), 0.9),
     },
     "models": {
-        "families": ((list,), ["seasonal_naive", "arima", "prophet"]),
+        "families": ((list,), list(DEFAULT_FAMILIES)),
         "params": ((dict,), {}),
+        "combine": ((dict,), {"combo": ["ets", "arima", "theta"]}),  # name -> members (forecast/strategy.py)
+        "combine_how": ((str,), "mean"),
+    },
+    "reconcile": {  # forecast/reconcile.py: auto (chosen by backtest), none, bottom_up, wls_struct, ...
+        "method": ((str,), "auto"),
+        "domains": ((bool,), True),
     },
     "backtest": {
         "horizon": ((int,), 12),
@@ -125,6 +133,10 @@ class Experiment:
     output_dir: Path = Path("outputs")
     top_plots: int = 10
     n_jobs: int = 0
+    combos: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"combo": ("ets", "arima", "theta")})
+    combo_how: str = "mean"
+    reconcile_method: str = "auto"
+    reconcile_domains: bool = True
     raw: dict[str, Any] = field(default_factory=dict)
 
     def supply_rates(self) -> Any:
@@ -196,7 +208,7 @@ def experiment_from_dict(raw: dict[str, Any], path: Path = Path("<experiment>"))
         for key, (types, default) in keys.items():
             if key in given:
                 value = given[key]
-                if isinstance(value, bool) or not isinstance(value, types):
+                if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                     names = " or ".join(t.__name__ for t in types)
                     raise _err(path, f"[{section}] {key}", f"expected {names}, got {type(value).__name__} {value!r}")
             elif default is ...:
@@ -320,8 +332,20 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
             raise _err(path, f"[backtest] {key}", f"must be >= 1, got {bt[key]}")
     if bt["step"] < 0:
         raise _err(path, "[backtest] step", f"must be >= 0 (0 means equal to the horizon), got {bt['step']}")
-    if bt["metric"] not in ("mase", "rmsse", "wape"):
-        raise _err(path, "[backtest] metric", f"unknown metric {bt['metric']!r} (known: mase, rmsse, wape)")
+    if bt["metric"] not in ("mase", "rmsse", "sql", "wape"):
+        raise _err(path, "[backtest] metric", f"unknown metric {bt['metric']!r} (known: mase, rmsse, sql, wape)")
+    combos = v["models"]["combine"]
+    for name, members in combos.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) and m in known_models and m != "combo"
+                                                    for m in members):
+            raise _err(path, f"[models.combine] {name}", f"expected a list of model families, got {members!r}")
+    if v["models"]["combine_how"] not in ("mean", "median"):
+        raise _err(path, "[models] combine_how", "must be mean or median")
+    from forecast.reconcile import METHODS as _RECONCILE
+
+    if v["reconcile"]["method"] not in ("auto", "none", *_RECONCILE):
+        raise _err(path, "[reconcile] method", f"unknown method {v['reconcile']['method']!r} "
+                   f"(known: auto, none, {', '.join(_RECONCILE)})")
     if v["forecast"]["horizon"] < 1:
         raise _err(path, "[forecast] horizon", f"must be >= 1, got {v['forecast']['horizon']}")
     rate = float(v["supply"]["completion_rate"])
@@ -364,5 +388,9 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         output_dir=Path(v["output"]["dir"]),
         top_plots=v["output"]["top_plots"],
         n_jobs=v["output"]["n_jobs"],
+        combos={k: tuple(m) for k, m in v["models"]["combine"].items()},
+        combo_how=v["models"]["combine_how"],
+        reconcile_method=v["reconcile"]["method"],
+        reconcile_domains=v["reconcile"]["domains"],
         raw=raw,
     )

@@ -105,10 +105,6 @@ def _select_forecasts(modelled: pd.DataFrame, selection: pd.DataFrame, specs: di
 def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Progress | None = None,
                    run_dir: Path | None = None) -> RunResult:
     """Run every stage of an experiment and write its outputs into one folder per run."""
-    from forecast.backtest import cross_validation
-    from forecast.metrics import aggregate, evaluate
-    from forecast.select import nested_selection_score, select_best
-
     tracker = tracker or NullTracker()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(run_dir or exp.output_dir / exp.name / stamp)
@@ -146,18 +142,19 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         end = str(series[S.DS].max().to_period("M"))
         timings["series"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        specs = exp.model_specs()
-        cv = cross_validation(modelled, specs, h=exp.backtest_horizon, n_windows=exp.backtest_windows,
-                              step=exp.backtest_step, n_jobs=n_jobs, progress=tick("backtest"))
-        metrics = evaluate(cv, modelled)
-        agg = aggregate(metrics)
-        nested = nested_selection_score(cv, modelled, metric=exp.metric)
-        timings["backtest"] = time.perf_counter() - t0
+        # forecasting: classes, backtest, selection/combination, calibration, reconciliation, paths, signals
+        from forecast.forecast_stage import forecast_stage, stage_metrics, stage_tables
 
-        selection = select_best(metrics, metric=exp.metric, fallback=fallback)
         t0 = time.perf_counter()
-        forecasts = _select_forecasts(modelled, selection, specs, exp.horizon, n_jobs, tick("predict"), fallback)
+        fs = forecast_stage(series, modelled_ids, exp.families, exp.horizon, exp.backtest_horizon,
+                            exp.backtest_windows, exp.backtest_step, exp.metric, params=exp.model_params,
+                            combos=exp.combos, combo_how=exp.combo_how, reconcile=exp.reconcile_method,
+                            domains=exp.reconcile_domains, n_jobs=n_jobs, progress=progress)
+        specs, modelled, forecasts = fs.specs, fs.data, fs.forecasts
+        cv, metrics, agg = fs.strategy.cv, fs.strategy.metrics, fs.strategy.summary
+        nested, selection = fs.strategy.selection_score, fs.strategy.selection
+        forecast_tables = stage_tables(fs, run_dir)  # paths.npz first: gap and plan read it
+        timings.update({f"forecast_{k}": v for k, v in fs.timings_s.items()})
         timings["predict"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -195,6 +192,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         }
         tables["forecasts_csv"] = write_table(forecasts, run_dir / "forecasts.csv")
         tables["gap_csv"] = write_table(gap, run_dir / "gap.csv")
+        tables.update(forecast_tables)
         tables.update(write_quality_tables(exp, reports, run_dir))
         result.tables = tables
         t0 = time.perf_counter()
@@ -217,10 +215,13 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         }
         result.summary = summary
         write_json(summary, run_dir / "summary.json")
-        for family in exp.families:
-            fam = agg[agg[S.MODEL] == family].set_index(S.METRIC)[S.VALUE].to_dict()
+        for family in specs:  # families and combinations: same metric names, overall / per level / per class
             tracker.log_child(family, {"family": family, **{f"param_{k}": v for k, v in specs[family].items()}},
-                              fam, tags={"model_family": family})
+                              stage_metrics(fs, family), tags={"model_family": specs[family].get("model", family)})
+        tracker.log_params({"reconcile_method": fs.reconcile_method,
+                            "selection_counts": str(selection[S.MODEL].value_counts().to_dict())})
+        tracker.log_metrics(stage_metrics(fs, "parent"))
+        summary["forecast"] = stage_metrics(fs, "parent")
         parent_metrics = {f"{exp.metric}_selected": nested_m.get("selected", float("nan")),
                           f"{exp.metric}_seasonal_naive_same_windows": nested_m.get("seasonal_naive", float("nan")),
                           "n_series": float(len(catalog)), "n_modelled": float(len(modelled_ids)),
@@ -278,9 +279,16 @@ def backtest_series(series: pd.DataFrame, families: list[str] | tuple[str, ...],
     specs = {f: dict((params or {}).get(f, {})) for f in families}
     cv = cross_validation(series, specs, h=horizon, n_windows=windows, step=step or horizon, n_jobs=n_jobs,
                           progress=progress)
+    from forecast.select import combine
+    from forecast.strategy import usable_combos
+
+    combos = usable_combos(families, None)  # the default combination(s) when their members are backtested
+    for name, members in combos.items():
+        cv = combine(cv, members, name=name)
     metrics = evaluate(cv, series)
-    fallback = "seasonal_naive" if "seasonal_naive" in families else families[0]
-    nested = (nested_selection_score(cv, series, metric=metric) if windows >= 2 and len(families) > 1
+    fallback = next(iter(combos), "seasonal_naive" if "seasonal_naive" in families else families[0])
+    nested = (nested_selection_score(cv, series, metric=metric, fallback=fallback)
+              if windows >= 2 and len(families) > 1
               else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
     return BacktestResult(cv, metrics, aggregate(metrics), nested,
                           select_best(metrics, metric=metric, fallback=fallback))
@@ -291,12 +299,13 @@ def predict_series(series: pd.DataFrame, families: list[str] | tuple[str, ...], 
                    metric: str = "mase", n_jobs: int = 1,
                    progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Forecast long series ``horizon`` months ahead: with ``model`` if named, otherwise the
-    product's default strategy (each series' best family by rolling-origin backtest)."""
+    product's default strategy (:func:`forecast.strategy.run_strategy`: each series' best family or
+    combination by rolling-origin backtest, quantiles calibrated on the backtest residuals)."""
     from forecast.engine import fit_predict
+    from forecast.strategy import run_strategy
 
     if model is not None:
         return fit_predict(series, {model: {}}, horizon, n_jobs=n_jobs, progress=progress)
-    bt = backtest_series(series, families, backtest_horizon, windows, None, metric, n_jobs)
-    fallback = "seasonal_naive" if "seasonal_naive" in families else families[0]
-    specs = {f: {} for f in families}
-    return _select_forecasts(series, bt.selection, specs, horizon, n_jobs, progress, fallback)
+    res = run_strategy(series, families, horizon, backtest_horizon, windows, None, metric, n_jobs=n_jobs,
+                       progress=(lambda stage, d, t: progress(d, t)) if progress else None)
+    return res.forecasts

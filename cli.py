@@ -336,19 +336,27 @@ def gap(forecasts: Annotated[Path, typer.Option(help="Forecast file from `foreca
 def run(experiment: Annotated[Path, typer.Argument(help="Experiment file (TOML), e.g. experiments/reims.toml.")],
         store: Annotated[Path, typer.Option(help="MLflow store folder.")] = Path("mlruns"),
         no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False) -> None:
+        as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+        engine: Annotated[str | None, typer.Option(help="Where series run: local (process pool) or dask.")] = None,
+        scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
+        cache: Annotated[bool | None, typer.Option("--cache/--no-cache", help="Reuse results of unchanged series.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted run.")] = False,
+        wait: Annotated[float | None, typer.Option(help="Seconds to queue behind a run using the same store (-1: no limit).")] = None,
+        ) -> None:
     """Run every stage of an experiment (ingest, series, backtest, select, predict, supply, gap), tracked in MLflow.
 
-    Example: forecast run experiments/reims.toml
+    Example: forecast run experiments/reims.toml --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from forecast.pipeline import run_experiment
     from forecast.tracking import MlflowTracker, NullTracker
 
-    exp = _load(experiment)
+    from forecast.executors import with_engine_options
+
+    exp, run_dir = with_engine_options(_load(experiment), engine, scheduler, cache, wait, resume)
     tracker = NullTracker() if no_tracking else MlflowTracker(store, exp.name)
     prog, cb = _progress()
     with prog:
-        result = run_experiment(exp, tracker, progress=cb)
+        result = run_experiment(exp, tracker, progress=cb, run_dir=run_dir)
     s = result.summary
     if as_json:
         typer.echo(json.dumps(s, indent=2, ensure_ascii=False, default=str))

@@ -94,6 +94,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "top_plots": ((int,), 10),
         "n_jobs": ((int,), 0),
     },
+    "engine": {  # where and how per-series work runs: forecast/executors.py, cache.py, locking.py
+        "engine": ((str,), "local"),
+        "scheduler": ((str,), ""),
+        "cache": ((bool,), True),
+        "cache_dir": ((str,), ""),
+        "lock_wait": ((int, float), 0),
+        "backtest_refresh": ((int,), 1),
+    },
 }
 
 
@@ -133,6 +141,12 @@ class Experiment:
     output_dir: Path = Path("outputs")
     top_plots: int = 10
     n_jobs: int = 0
+    engine: str = "local"  # "local" process pool or "dask" cluster ([engine] section)
+    scheduler: str = ""
+    cache: bool = True
+    cache_dir: Path | None = None
+    lock_wait: float | None = 0.0
+    backtest_refresh: int = 1
     combos: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"combo": ("ets", "arima", "theta")})
     combo_how: str = "mean"
     reconcile_method: str = "auto"
@@ -354,6 +368,13 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
     supply_params, plan_params, horizons = _supply_plan(path, v)
     if v["output"]["n_jobs"] < 0:
         raise _err(path, "[output] n_jobs", "must be >= 0 (0 = all cores)")
+    eng = v["engine"]
+    if eng["engine"] not in ("local", "dask"):
+        raise _err(path, "[engine] engine", f"unknown engine {eng['engine']!r} (known: local, dask)")
+    if eng["engine"] == "dask" and not eng["scheduler"]:
+        raise _err(path, "[engine] scheduler", "the dask engine needs a scheduler address, e.g. \"tcp://10.0.0.5:8786\"")
+    if eng["backtest_refresh"] < 1:
+        raise _err(path, "[engine] backtest_refresh", f"must be >= 1 month, got {eng['backtest_refresh']}")
 
     return Experiment(
         path=path,
@@ -388,6 +409,12 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         output_dir=Path(v["output"]["dir"]),
         top_plots=v["output"]["top_plots"],
         n_jobs=v["output"]["n_jobs"],
+        engine=eng["engine"],
+        scheduler=eng["scheduler"],
+        cache=eng["cache"],
+        cache_dir=Path(eng["cache_dir"]) if eng["cache_dir"] else None,
+        lock_wait=None if eng["lock_wait"] < 0 else float(eng["lock_wait"]),
+        backtest_refresh=eng["backtest_refresh"],
         combos={k: tuple(m) for k, m in v["models"]["combine"].items()},
         combo_how=v["models"]["combine_how"],
         reconcile_method=v["reconcile"]["method"],

@@ -166,28 +166,9 @@ def _run(
     n_jobs: int,
     progress: Progress | None,
 ) -> dict[str, Any]:
-    n = len(ids)
-    batches = _batches(n, n_jobs)
-    payloads = [[(i, arrays[i], lengths[i]) for i in b] for b in batches]
-    results: list[dict[str, Any] | None] = [None] * len(batches)
-    done = 0
-    if progress:
-        progress(0, n)
-    if n_jobs <= 1 or len(batches) <= 1:
-        for k, p in enumerate(payloads):
-            results[k] = _run_batch(p, specs, h)
-            done += len(batches[k])
-            if progress:
-                progress(done, n)
-    else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(batches)), mp_context=_context()) as pool:
-            futures = {pool.submit(_run_batch, p, specs, h): k for k, p in enumerate(payloads)}
-            for fut in as_completed(futures):
-                k = futures[fut]
-                results[k] = fut.result()
-                done += len(batches[k])
-                if progress:
-                    progress(done, n)
+    from forecast.executors import run_batches  # local pool, Dask cluster and cache: forecast/executors.py
+
+    results = run_batches(_run_batch, arrays, lengths, (specs, h), n_jobs, progress)
     out = {key: np.concatenate([r[key] for r in results if r is not None]) for key in ("sid", "spec", "n", "step", "mean")}
     out["q"] = np.vstack([r["q"] for r in results if r is not None])
     errors = [e for r in results if r is not None for e in r["errors"]]

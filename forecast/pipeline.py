@@ -126,7 +126,9 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
     tags = {"experiment_file": str(exp.path), "run_dir": str(run_dir), "code_version": _git_commit(),
             "data_version": data_version(exp)}
     result = RunResult(run_dir=run_dir, run_id=None, experiment=exp.name)
-    with tracker.parent(f"{exp.name}-{stamp}", params, tags) as run_id:
+    from forecast.executors import experiment_session  # locks, executor ([engine]) and results cache
+
+    with experiment_session(exp), tracker.parent(f"{exp.name}-{stamp}", params, tags) as run_id:
         result.run_id = run_id
         t0 = time.perf_counter()
         reports = ingest_stage(exp)

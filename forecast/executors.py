@@ -1,0 +1,295 @@
+"""Where per-series batches run: in-process, a local process pool, or a Dask ``distributed`` cluster.
+
+One small interface (:class:`Executor`): ``map(fn, payloads, *args)`` submits batches of picklable
+work and yields ``(batch index, result)`` as batches finish; :func:`run_batches` gathers them in
+batch order, reports progress, and consults the results cache (:mod:`forecast.cache`) so that a
+batch finished once (by this run, a killed run, or the run of last month) is never computed again.
+
+The engine (:mod:`forecast.engine`) calls :func:`run_batches` at its single dispatch point; which
+executor and which cache it uses is set for a block of code with :func:`session` (the pipeline does
+this from the experiment's ``[engine]`` section) and defaults to a local pool of ``n_jobs``
+processes without cache. Models are deterministic and every frame the engine returns is sorted,
+so the result does not depend on the executor, the number of workers or the batch sizes.
+
+Batch sizes: about ``4`` batches per worker (load balance) and at most :data:`MAX_BATCH` series
+per batch, so that a killed run loses at most one batch per worker and progress bars move.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import multiprocessing as mp
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forecast.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecast.cache import ResultCache
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "dask")
+#: Upper bound on series per batch (checkpoint and progress granularity).
+MAX_BATCH = 250
+Item = tuple[int, np.ndarray, list[int]]
+
+
+class Executor:
+    """Runs batches of picklable work. Subclasses implement :meth:`map`."""
+
+    name = "executor"
+    n_workers = 1
+
+    def map(self, fn: Callable[..., Any], payloads: Sequence[Any], *args: Any) -> Iterator[tuple[int, Any]]:
+        """Yield ``(k, fn(payloads[k], *args))`` for every ``k``, in completion order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the workers or the connection (idempotent)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.n_workers} worker{'s' if self.n_workers != 1 else ''})"
+
+
+class LocalExecutor(Executor):
+    """``n_jobs`` processes on this machine ("fork" on Linux: workers start in milliseconds with
+    the models already imported; "spawn" elsewhere); ``n_jobs <= 1`` runs in-process."""
+
+    name = "local"
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        self.n_workers = max(1, int(n_jobs))
+
+    def map(self, fn: Callable[..., Any], payloads: Sequence[Any], *args: Any) -> Iterator[tuple[int, Any]]:
+        if self.n_workers <= 1 or len(payloads) <= 1:
+            for k, p in enumerate(payloads):
+                yield k, fn(p, *args)
+            return
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        with ProcessPoolExecutor(max_workers=min(self.n_workers, len(payloads)), mp_context=ctx) as pool:
+            futures = {pool.submit(fn, p, *args): k for k, p in enumerate(payloads)}
+            try:
+                for fut in as_completed(futures):
+                    yield futures[fut], fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+
+
+class DaskExecutor(Executor):
+    """A Dask ``distributed`` cluster: ``address`` of a running scheduler (``tcp://host:8786``), or
+    an existing ``distributed.Client``. The workers need the ``forecast`` package installed (same
+    version): batches reference the engine's functions by name."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, client: Any = None, timeout: float = 30.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
+            raise ConfigError("the dask engine needs the 'distributed' package: pip install 'dask[distributed]'") from exc
+        self._own = client is None
+        if client is None:
+            if not address:
+                raise ConfigError("the dask engine needs a scheduler address (--scheduler tcp://HOST:8786)")
+            try:
+                client = Client(address, timeout=timeout, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        self.client = client
+        self.address = client.scheduler.address
+        self.n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+
+    def map(self, fn: Callable[..., Any], payloads: Sequence[Any], *args: Any) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed as dask_completed
+
+        if not payloads:
+            return
+        futures = [self.client.submit(fn, p, *args, pure=False, retries=1) for p in payloads]
+        index = {f.key: k for k, f in enumerate(futures)}
+        try:
+            for fut in dask_completed(futures, loop=self.client.loop):
+                yield index[fut.key], fut.result()
+                fut.release()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self) -> None:
+        if self._own and self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def describe(self) -> str:
+        return f"dask at {self.address} ({self.n_workers} workers)"
+
+
+def make_executor(engine: str = "local", n_jobs: int = 1, scheduler: str | None = None) -> Executor:
+    """``"local"`` -> :class:`LocalExecutor` of ``n_jobs``; ``"dask"`` -> :class:`DaskExecutor` on ``scheduler``."""
+    if engine == "local":
+        return LocalExecutor(n_jobs)
+    if engine == "dask":
+        return DaskExecutor(scheduler)
+    raise ConfigError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+
+
+_EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("forecast_executor", default=None)
+_CACHE: contextvars.ContextVar["ResultCache | None"] = contextvars.ContextVar("forecast_cache", default=None)
+
+
+@contextlib.contextmanager
+def session(executor: Executor | None = None, cache: "ResultCache | None" = None) -> Iterator[None]:
+    """Within the block, the engine runs its batches on ``executor`` (default: a local pool of
+    the caller's ``n_jobs``) and reads/writes finished batches in ``cache`` (default: none)."""
+    t1 = _EXECUTOR.set(executor)
+    t2 = _CACHE.set(cache)
+    try:
+        yield
+    finally:
+        _EXECUTOR.reset(t1)
+        _CACHE.reset(t2)
+
+
+def current_cache() -> "ResultCache | None":
+    return _CACHE.get()
+
+
+def batch_ranges(n: int, n_workers: int) -> list[range]:
+    """Contiguous ranges of ``n`` items: about 4 per worker (8 in-process, for the progress
+    bar), none larger than :data:`MAX_BATCH`."""
+    if n <= 0:
+        return []
+    k = 4 * n_workers if n_workers > 1 else 8
+    k = max(k, -(-n // MAX_BATCH))
+    k = max(1, min(k, n))
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def run_batches(
+    fn: Callable[..., dict[str, Any]],
+    arrays: Sequence[np.ndarray],
+    lengths: Sequence[list[int]],
+    args: tuple[Any, ...],
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``fn(items, *args)`` over every series, in batches, on the session's executor.
+
+    ``items`` are ``(series index, values, training lengths)``; ``fn`` returns a dict of flat
+    arrays whose rows carry the series index in ``"sid"`` (plus an ``"errors"`` list of tuples
+    starting with the series index). With a cache in the session, series whose result is already
+    stored (same values, training lengths, ``args`` and model code) are not recomputed, and every
+    finished batch is stored as soon as it arrives (a killed run resumes from there).
+    Returns the result dicts (cached parts first, then batches in order).
+    """
+    n = len(arrays)
+    cache = _CACHE.get()
+    executor = _EXECUTOR.get()
+    own = executor is None
+    results: list[dict[str, Any]] = []
+    todo = list(range(n))
+    keys: list[str] = []
+    if cache is not None:
+        keys = cache.keys(arrays, lengths, fn, args)
+        hits, todo = cache.lookup(keys)
+        results.extend(hits)
+    done = n - len(todo)
+    if progress:
+        progress(done, n)
+    if not todo:
+        return results
+    if own:
+        executor = LocalExecutor(n_jobs)
+    try:
+        ranges = batch_ranges(len(todo), executor.n_workers)
+        batches = [[todo[j] for j in r] for r in ranges]
+        payloads = [[(i, arrays[i], list(lengths[i])) for i in b] for b in batches]
+        fresh: list[dict[str, Any] | None] = [None] * len(batches)
+        for k, res in executor.map(fn, payloads, *args):
+            fresh[k] = res
+            if cache is not None:
+                cache.store([keys[i] for i in batches[k]], batches[k], res)
+            done += len(batches[k])
+            if progress:
+                progress(done, n)
+    finally:
+        if own:
+            executor.close()
+    results.extend(r for r in fresh if r is not None)
+    return results
+
+
+@contextlib.contextmanager
+def experiment_session(exp: Any) -> Iterator[dict[str, Any]]:
+    """Everything a run of experiment ``exp`` needs around its stages: the run locks (store and
+    output folder, :mod:`forecast.locking`), the executor of its ``[engine]`` section and its
+    results cache. Yields a dict that receives the cache statistics when the block ends."""
+    import os
+
+    from forecast.cache import ResultCache, default_cache_dir
+    from forecast.locking import experiment_lock
+
+    info: dict[str, Any] = {}
+    with experiment_lock(exp, wait=exp.lock_wait):
+        executor = make_executor(exp.engine, exp.n_jobs or os.cpu_count() or 1, exp.scheduler or None)
+        cache = ResultCache(exp.cache_dir or default_cache_dir(exp.store)) if exp.cache else None
+        info["engine"] = executor.describe()
+        log.info("engine: %s; cache: %s", info["engine"], cache.folder if cache else "off")
+        with executor, session(executor, cache):
+            try:
+                yield info
+            finally:
+                if cache is not None:
+                    info.update(cache.stats())
+                    log.info("cache: %d series results reused, %d computed (%s)", cache.hits, cache.misses, cache.folder)
+
+
+def with_engine_options(exp: Any, engine: str | None = None, scheduler: str | None = None,
+                        cache: bool | None = None, wait: float | None = None,
+                        resume: bool = False) -> tuple[Any, Any]:
+    """Command-line overrides of an experiment's ``[engine]`` section -> ``(experiment, run_dir)``.
+
+    ``resume``: continue the newest interrupted run of the experiment (its folder is reused and the
+    cache supplies every batch it finished); ``run_dir`` is None when starting a new run.
+    ``wait`` < 0 means wait for a busy store as long as it takes.
+    """
+    import dataclasses
+
+    from forecast.cache import incomplete_run_dir
+
+    changes: dict[str, Any] = {}
+    if engine is not None:
+        if engine not in ENGINES:
+            raise ConfigError(f"--engine: unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+        changes["engine"] = engine
+    if scheduler:
+        changes["scheduler"] = scheduler
+        changes.setdefault("engine", "dask")
+    if cache is not None:
+        changes["cache"] = cache
+    if wait is not None:
+        changes["lock_wait"] = None if wait < 0 else float(wait)
+    exp = dataclasses.replace(exp, **changes) if changes else exp
+    if exp.engine == "dask" and not exp.scheduler:
+        raise ConfigError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    run_dir = None
+    if resume:
+        if not exp.cache:
+            raise ConfigError("--resume needs the results cache (drop --no-cache)")
+        run_dir = incomplete_run_dir(exp.output_dir, exp.name)
+        if run_dir is None:
+            raise ConfigError(f"--resume: no interrupted run of {exp.name!r} under {exp.output_dir / exp.name}")
+    return exp, run_dir

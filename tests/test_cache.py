@@ -1,0 +1,98 @@
+"""Results cache: reruns reuse unchanged series, recompute changed ones, never serve stale results."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+
+from forecast import schema as S
+from forecast.backtest import cross_validation
+from forecast.cache import ResultCache, default_cache_dir
+from forecast.engine import fit_predict
+from forecast.executors import LocalExecutor, session
+
+
+def panel(n_series: int = 10, n: int = 40, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(n_series):
+        y = rng.poisson(3 + i % 4, size=n).astype(float)
+        parts.append(pd.DataFrame({S.UID: f"u{i:02d}", S.DS: pd.date_range("2021-01-01", periods=n, freq="MS"), S.Y: y}))
+    return pd.concat(parts, ignore_index=True)
+
+
+SPECS = {"seasonal_naive": {}, "ets": {}}
+
+
+def test_rerun_is_all_hits_and_identical(tmp_path: Path) -> None:
+    series = panel()
+    fresh = cross_validation(series, SPECS, h=4, n_windows=2)
+    cache = ResultCache(tmp_path / "cache")
+    with session(LocalExecutor(2), cache):
+        first = cross_validation(series, SPECS, h=4, n_windows=2)
+    assert cache.stats() == {"hits": 0, "misses": 10, "batches_written": cache.batches_written}
+    assert cache.batches_written >= 2 and len(list((tmp_path / "cache").glob("*.npz"))) == cache.batches_written
+    again = ResultCache(tmp_path / "cache")  # a new process would start from the files
+    with session(LocalExecutor(1), again):
+        second = cross_validation(series, SPECS, h=4, n_windows=2)
+    assert again.hits == 10 and again.misses == 0 and again.batches_written == 0
+    pdt.assert_frame_equal(fresh, first)
+    pdt.assert_frame_equal(fresh, second)
+
+
+def test_only_changed_series_are_recomputed(tmp_path: Path) -> None:
+    series = panel()
+    cache = ResultCache(tmp_path)
+    with session(None, cache):
+        fit_predict(series, SPECS, h=3)
+    changed = series.copy()
+    changed.loc[changed[S.UID] == "u03", S.Y] += 1.0
+    cache2 = ResultCache(tmp_path)
+    with session(None, cache2):
+        got = fit_predict(changed, SPECS, h=3)
+    assert (cache2.hits, cache2.misses) == (9, 1)
+    pdt.assert_frame_equal(got, fit_predict(changed, SPECS, h=3))
+    # another horizon or other model parameters: every series is a miss (no stale hit)
+    cache3 = ResultCache(tmp_path)
+    with session(None, cache3):
+        fit_predict(changed, SPECS, h=4)
+        fit_predict(changed, {"seasonal_naive": {"interval": "empirical"}}, h=3)
+    assert cache3.hits == 0 and cache3.misses == 20
+
+
+def test_identical_series_and_subsets_map_back(tmp_path: Path) -> None:
+    series = panel(4)
+    twin = series[series[S.UID] == "u01"].assign(**{S.UID: "zz_twin_of_u01"})
+    cache = ResultCache(tmp_path)
+    with session(None, cache):
+        fit_predict(series, {"seasonal_naive": {}}, h=2)
+    cache2 = ResultCache(tmp_path)
+    both = pd.concat([series[series[S.UID].isin(["u01", "u02"])], twin], ignore_index=True)
+    with session(None, cache2):
+        got = fit_predict(both, {"seasonal_naive": {}}, h=2)
+    assert (cache2.hits, cache2.misses) == (3, 0)
+    pdt.assert_frame_equal(got, fit_predict(both, {"seasonal_naive": {}}, h=2))
+    a = got[got[S.UID] == "u01"][S.QUANTILE_COLUMNS].to_numpy()
+    b = got[got[S.UID] == "zz_twin_of_u01"][S.QUANTILE_COLUMNS].to_numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_damaged_cache_file_is_recomputed(tmp_path: Path, caplog) -> None:
+    series = panel(6)
+    cache = ResultCache(tmp_path)
+    with session(None, cache):
+        expected = fit_predict(series, {"seasonal_naive": {}}, h=2)
+    victim = sorted(tmp_path.glob("*.npz"))[0]
+    victim.write_bytes(b"not an npz file")
+    cache2 = ResultCache(tmp_path)
+    with session(None, cache2):
+        got = fit_predict(series, {"seasonal_naive": {}}, h=2)
+    pdt.assert_frame_equal(got, expected)
+    assert cache2.misses >= 1 and cache2.hits + cache2.misses == 6
+    assert "unreadable" in caplog.text
+
+
+def test_default_cache_dir_is_next_to_the_store(tmp_path: Path) -> None:
+    assert default_cache_dir(tmp_path / "data" / "forecast.duckdb") == (tmp_path / "data" / "cache").resolve()

@@ -24,10 +24,13 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0.9) -> pd.Series:
+def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0.9,
+                     max_compare: int = 200) -> pd.Series:
     """Map offer_id -> id of the original it re-publishes, for the offers that are re-publications.
 
-    ``offers`` needs offer_id, created, rome_fiche, commune, description.
+    ``offers`` needs offer_id, created, rome_fiche, commune, description. Each offer is compared with
+    at most ``max_compare`` earlier originals of its key (the most recent ones), which bounds the work
+    when one employer posts hundreds of same-title ads at once.
     """
     if offers.empty:
         return pd.Series(dtype=object)
@@ -61,7 +64,7 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
         originals = [j for j in originals if (created[i] - created[j]).astype(float) / 86400.0 <= window]
         si = cache.setdefault(int(i), shingles(desc[i]))
         match = None
-        for j in reversed(originals):
+        for j in reversed(originals[-max_compare:]):
             sj = cache.setdefault(j, shingles(desc[j]))
             small, large = sorted((len(si), len(sj)))
             if large and small / large < similarity:   # Jaccard <= |small| / |large|
@@ -76,11 +79,32 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
     return pd.Series(result, dtype=object)
 
 
-def mark_republished(con: duckdb.DuckDBPyConnection, days: int = 14, similarity: float = 0.9) -> int:
-    """Recompute ``offers.duplicate_of`` over the whole store; return how many offers are marked."""
-    offers = con.execute(
-        "SELECT offer_id, created, rome_fiche, commune, title, description FROM offers").df()
-    dup = find_republished(offers, days, similarity)
+_CANDIDATES = """
+WITH k AS (
+    SELECT offer_id, created, rome_fiche, substr(commune, 1, 2) AS dep, lower(trim(coalesce(title, ''))) AS tkey
+    FROM offers),
+w AS (
+    SELECT offer_id,
+           date_diff('second', lag(created) OVER g, created) AS gp,
+           date_diff('second', created, lead(created) OVER g) AS gn
+    FROM k WINDOW g AS (PARTITION BY rome_fiche, dep, tkey ORDER BY created, offer_id))
+SELECT o.offer_id, o.created, o.rome_fiche, o.commune, o.title, o.description
+FROM offers o JOIN w USING (offer_id)
+WHERE w.gp <= ? OR w.gn <= ?
+"""
+
+
+def mark_republished(con: duckdb.DuckDBPyConnection, days: int = 14, similarity: float = 0.9,
+                     enabled: bool = True) -> int:
+    """Recompute ``offers.duplicate_of`` over the whole store; return how many offers are marked.
+
+    Only offers with a same-key neighbour within ``days`` are read back from the store (the others
+    cannot be re-publications), which keeps memory low on millions of offers. ``enabled=False``
+    clears every mark (each offer counts once per id).
+    """
+    window = int(days) * 86400
+    offers = con.execute(_CANDIDATES, [window, window]).df() if enabled else pd.DataFrame()
+    dup = find_republished(offers, days, similarity) if len(offers) else pd.Series(dtype=object)
     frame = pd.DataFrame({"offer_id": dup.index.astype(str), "original": dup.values.astype(str)})
     con.execute("BEGIN TRANSACTION")
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +20,8 @@ import pandas as pd
 
 from forecast import schema as S
 from forecast.errors import DataError, ForecastError
-from forecast.ingest import expand_paths, read_lheo, read_offers_json
-from forecast.ingest.common import ReadResult
-from forecast.ingest.lheo import SESSION_PATTERNS
-from forecast.ingest.offers_json import OFFER_PATTERNS
+from forecast.ingest import expand_paths
+from forecast.ingest.common import rejects_frame
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,22 @@ CREATE TABLE IF NOT EXISTS offers (
     offer_id VARCHAR PRIMARY KEY, created TIMESTAMP, zone VARCHAR, commune VARCHAR, rome VARCHAR,
     rome_fiche VARCHAR, positions BIGINT, source VARCHAR, title VARCHAR, description VARCHAR,
     duplicate_of VARCHAR);
+ALTER TABLE offers ADD COLUMN IF NOT EXISTS rome_how VARCHAR DEFAULT 'given';
+ALTER TABLE offers ADD COLUMN IF NOT EXISTS rome_confidence DOUBLE DEFAULT 1.0;
 CREATE TABLE IF NOT EXISTS offer_skills (offer_id VARCHAR, skill VARCHAR, required BOOLEAN);
+ALTER TABLE offer_skills ADD COLUMN IF NOT EXISTS how VARCHAR DEFAULT 'given';
+ALTER TABLE offer_skills ADD COLUMN IF NOT EXISTS confidence DOUBLE DEFAULT 1.0;
 CREATE TABLE IF NOT EXISTS sessions (
     session_id VARCHAR, programme VARCHAR, programme_title VARCHAR, rome VARCHAR, zone VARCHAR,
     commune VARCHAR, start TIMESTAMP, "end" TIMESTAMP, places BIGINT, source VARCHAR);
+CREATE TABLE IF NOT EXISTS job_seekers (month TIMESTAMP, zone VARCHAR, rome VARCHAR, job_seekers BIGINT, source VARCHAR);
 CREATE TABLE IF NOT EXISTS rejects (source VARCHAR, record BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR);
 CREATE TABLE IF NOT EXISTS ingest_log (
     sha256 VARCHAR PRIMARY KEY, source VARCHAR, kind VARCHAR, n_input BIGINT, n_accepted BIGINT,
     n_duplicates BIGINT, n_rejected BIGINT, ingested_at TIMESTAMP DEFAULT current_timestamp);
 """
+_OFFER_COLS = ("offer_id, created, zone, commune, rome, rome_fiche, positions, source, title, description, "
+               "duplicate_of, rome_how, rome_confidence")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class FileReport:
     n_duplicates: int
     n_rejected: int
     skipped: bool = False
+    sha256: str = ""
 
 
 def file_sha256(path: Path) -> str:
@@ -88,21 +96,19 @@ class Store:
 
     # --- ingest -------------------------------------------------------------------
     def ingest(self, paths: list[Path] | tuple[Path, ...], kind: str, *, dedupe_days: int = 14,
-               dedupe_similarity: float = 0.9) -> list[FileReport]:
-        """Ingest offer files (kind "offers") or LHEO files (kind "sessions")."""
-        if kind == "offers":
-            files, reader = expand_paths(paths, OFFER_PATTERNS), read_offers_json
-        elif kind == "sessions":
-            files, reader = expand_paths(paths, SESSION_PATTERNS), read_lheo
-        else:
-            raise ValueError(kind)
-        reports = []
-        for f in files:
-            reports.append(self._ingest_file(f, kind, reader))
+               dedupe_similarity: float = 0.9, dedupe: bool = True,
+               offer_columns: dict[str, str] | None = None) -> list[FileReport]:
+        """Ingest files of one kind: "offers" (JSON, or CSV/Parquet/XLSX read with ``offer_columns``),
+        "sessions" (LHEO XML or CSV) or "job_seekers" (CSV). Re-published offers are marked unless
+        ``dedupe`` is False."""
+        from forecast.ingest.formats import file_batches, patterns_for
+
+        files = expand_paths(paths, patterns_for(kind))
+        reports = [self._ingest_file(f, kind, lambda p: file_batches(p, kind, offer_columns)) for f in files]
         if kind == "offers" and any(not r.skipped for r in reports):
             from forecast.dedupe import mark_republished
 
-            n = mark_republished(self.con, days=dedupe_days, similarity=dedupe_similarity)
+            n = mark_republished(self.con, days=dedupe_days, similarity=dedupe_similarity, enabled=dedupe)
             log.info("re-published offers marked as duplicates: %d", n)
             reports = [self._with_republished(r) for r in reports]
         return reports
@@ -113,59 +119,31 @@ class Store:
         n_rep = self.con.execute(
             "SELECT count(*) FROM offers WHERE source = ? AND duplicate_of IS NOT NULL", [r.source]
         ).fetchone()[0]
-        row = self.con.execute(
-            "SELECT n_input, n_accepted, n_duplicates, n_rejected FROM ingest_log WHERE source = ? "
-            "ORDER BY ingested_at DESC LIMIT 1", [r.source]).fetchone()
-        base_dups = r.n_duplicates
+        base_dups = r.n_duplicates   # same id seen again (this run's count for the file)
         report = FileReport(r.source, r.kind, r.n_input, r.n_input - base_dups - n_rep - r.n_rejected,
                             base_dups + n_rep, r.n_rejected)
-        if row is not None:
-            self.con.execute("UPDATE ingest_log SET n_accepted = ?, n_duplicates = ? WHERE source = ?",
-                             [report.n_accepted, report.n_duplicates, r.source])
+        self.con.execute("UPDATE ingest_log SET n_accepted = ?, n_duplicates = ? WHERE source = ? AND sha256 = ?",
+                         [report.n_accepted, report.n_duplicates, r.source, r.sha256])
         return report
 
-    def _ingest_file(self, path: Path, kind: str, reader) -> FileReport:
+    def _ingest_file(self, path: Path, kind: str, batches: Callable[[Path], Iterable[Any]]) -> FileReport:
+        """One file in one transaction: everything of it, or (killed, failed) nothing of it."""
         digest = file_sha256(path)
         seen = self.con.execute("SELECT n_input, n_accepted, n_duplicates, n_rejected FROM ingest_log WHERE sha256 = ?",
                                 [digest]).fetchone()
         if seen is not None:
             log.info("%s: already ingested (same content), skipped", path)
-            return FileReport(str(path), kind, *seen, skipped=True)
-        result: ReadResult = reader(path)
+            return FileReport(str(path), kind, *seen, skipped=True, sha256=digest)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            n_dup = 0
+            log.debug("%s: transaction open, reading", path)
             if kind == "offers":
-                offers = result.frames["offers"]
-                skills = result.frames["offer_skills"]
-                # The same id twice within the file: the last version wins.
-                n_dup += int(offers.duplicated(S.OFFER_ID, keep="last").sum())
-                offers = offers.drop_duplicates(S.OFFER_ID, keep="last").assign(duplicate_of=None)
-                con.register("new_offers", offers)
-                n_dup += con.execute("SELECT count(*) FROM offers JOIN new_offers USING (offer_id)").fetchone()[0]
-                con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM new_offers)")
-                con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM new_offers)")
-                con.execute(
-                    "INSERT INTO offers SELECT offer_id, created, zone, commune, rome, rome_fiche, positions, "
-                    "source, title, description, duplicate_of FROM new_offers")
-                con.unregister("new_offers")
-                kept = skills[skills[S.OFFER_ID].isin(set(offers[S.OFFER_ID]))].drop_duplicates()
-                con.register("new_skills", kept)
-                con.execute("INSERT INTO offer_skills SELECT offer_id, skill, required FROM new_skills")
-                con.unregister("new_skills")
+                n_input, n_rejected, n_dup = self._load_offers(path, batches(path))
             else:
-                sessions = result.frames["sessions"]
-                con.register("new_sessions", sessions)
-                con.execute("DELETE FROM sessions WHERE source = ?", [str(path)])
-                con.execute('INSERT INTO sessions SELECT session_id, programme, programme_title, rome, zone, '
-                            'commune, start, "end", places, source FROM new_sessions')
-                con.unregister("new_sessions")
-            if len(result.rejects):
-                con.register("new_rejects", result.rejects)
-                con.execute("INSERT INTO rejects SELECT source, record, field, reason, raw FROM new_rejects")
-                con.unregister("new_rejects")
-            report = FileReport(str(path), kind, result.n_input, result.n_accepted - n_dup, n_dup, result.n_rejected)
+                (n_input, n_rejected), n_dup = self._load_table(path, kind, batches(path)), 0
+            report = FileReport(str(path), kind, n_input, n_input - n_dup - n_rejected, n_dup, n_rejected,
+                                sha256=digest)
             con.execute("INSERT INTO ingest_log (sha256, source, kind, n_input, n_accepted, n_duplicates, n_rejected) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [digest, str(path), kind, report.n_input, report.n_accepted, report.n_duplicates,
@@ -178,13 +156,71 @@ class Store:
                  report.n_accepted, report.n_duplicates, report.n_rejected)
         return report
 
+    def _insert_rejects(self, rejects: pd.DataFrame) -> None:
+        if len(rejects):
+            self.con.register("_rj", rejects)
+            self.con.execute("INSERT INTO rejects SELECT source, record, field, reason, raw FROM _rj")
+            self.con.unregister("_rj")
+
+    def _load_offers(self, path: Path, batches: Iterable[Any]) -> tuple[int, int, int]:
+        """Stage the batches, keep the last version of each id, replace earlier versions in the store."""
+        con = self.con
+        con.execute("CREATE OR REPLACE TEMP TABLE _new_offers AS SELECT * EXCLUDE (duplicate_of), "
+                    "0::BIGINT AS record FROM offers LIMIT 0")
+        con.execute("CREATE OR REPLACE TEMP TABLE _new_skills AS SELECT *, 0::BIGINT AS record FROM offer_skills LIMIT 0")
+        n_input = n_rejected = 0
+        for b in batches:
+            n_input += b.n_input
+            n_rejected += len(b.rejects)
+            self._insert_rejects(rejects_frame(b.rejects))
+            con.register("_b_offers", b.frames["offers"])
+            con.execute("INSERT INTO _new_offers SELECT offer_id, created, zone, commune, rome, rome_fiche, positions, "
+                        "source, title, description, rome_how, rome_confidence, record FROM _b_offers")
+            con.unregister("_b_offers")
+            con.register("_b_skills", b.frames["offer_skills"])
+            con.execute("INSERT INTO _new_skills SELECT offer_id, skill, required, how, confidence, record FROM _b_skills")
+            con.unregister("_b_skills")
+        log.debug("%s: %d records staged, writing to the store", path, n_input)
+        # The same id twice within the file: the last version wins (an update); so does the file over the store.
+        con.execute("CREATE OR REPLACE TEMP TABLE _keep AS SELECT * FROM _new_offers "
+                    "QUALIFY row_number() OVER (PARTITION BY offer_id ORDER BY record DESC) = 1")
+        n_staged = con.execute("SELECT count(*) FROM _new_offers").fetchone()[0]
+        n_kept = con.execute("SELECT count(*) FROM _keep").fetchone()[0]
+        n_dup = n_staged - n_kept + con.execute("SELECT count(*) FROM offers JOIN _keep USING (offer_id)").fetchone()[0]
+        con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _keep)")
+        con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _keep)")
+        con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
+                    "positions, source, title, description, NULL, rome_how, rome_confidence FROM _keep ORDER BY record")
+        con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "
+                    "SELECT DISTINCT s.offer_id, s.skill, s.required, s.how, s.confidence FROM _new_skills s "
+                    "JOIN _keep k ON s.offer_id = k.offer_id AND s.record = k.record")
+        for t in ("_new_offers", "_new_skills", "_keep"):
+            con.execute(f"DROP TABLE {t}")
+        return n_input, n_rejected, n_dup
+
+    def _load_table(self, path: Path, kind: str, batches: Iterable[Any]) -> tuple[int, int]:
+        """Sessions or job seekers: the file's rows replace the earlier rows of the same file."""
+        table = {"sessions": "sessions", "job_seekers": "job_seekers"}[kind]
+        cols = {"sessions": 'session_id, programme, programme_title, rome, zone, commune, start, "end", places, source',
+                "job_seekers": "month, zone, rome, job_seekers, source"}[kind]
+        self.con.execute(f"DELETE FROM {table} WHERE source = ?", [str(path)])
+        n_input = n_rejected = 0
+        for r in batches:
+            n_input += r.n_input
+            n_rejected += r.n_rejected
+            self._insert_rejects(r.rejects)
+            self.con.register("_rows", r.frames[kind])
+            self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM _rows")
+            self.con.unregister("_rows")
+        return n_input, n_rejected
+
     # --- queries --------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
 
     def counts(self) -> dict[str, int]:
         out = {}
-        for t in ("offers", "offer_skills", "sessions", "rejects"):
+        for t in ("offers", "offer_skills", "sessions", "job_seekers", "rejects"):
             out[t] = self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         out["duplicates"] = self.con.execute("SELECT count(*) FROM offers WHERE duplicate_of IS NOT NULL").fetchone()[0]
         return out

@@ -46,10 +46,22 @@ def test_search_response_and_array(tmp_path):
     assert read_offers_json(p2).n_accepted == 1
 
 
-def test_unreadable_file_is_a_clear_error(tmp_path):
+def test_truncated_array_keeps_every_record(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text("[1, 2", encoding="utf-8")
-    with pytest.raises(DataError, match="bad.json: not valid JSON"):
+    res = read_offers_json(p)
+    assert (res.n_input, res.n_accepted, res.n_rejected) == (3, 0, 3)
+    assert "ends before the closing" in res.rejects.iloc[2]["reason"]
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps([offer(1), offer(2)])[:-40], encoding="utf-8")
+    res = read_offers_json(cut)
+    assert (res.n_input, res.n_accepted, res.n_rejected) == (2, 1, 1)
+
+
+def test_document_without_offers_is_a_clear_error(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{\n "filtresPossibles": []\n}', encoding="utf-8")
+    with pytest.raises(DataError, match="bad.json: JSON document holds no 'resultats'"):
         read_offers_json(p)
 
 
@@ -92,25 +104,44 @@ def test_store_counts_add_up_idempotent_and_updates(tmp_path):
         assert len(st.rejects()) == 1 and len(st.ingest_log()) == 1
 
 
-def test_interrupted_ingest_leaves_store_unchanged(tmp_path, monkeypatch):
+_CHILD = """
+import logging, sys
+from forecast.store import Store
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(message)s")
+with Store(sys.argv[1]) as st:
+    st.ingest([sys.argv[2]], "offers")
+"""
+
+
+def test_killed_ingest_leaves_store_as_before_and_rerun_completes(tmp_path):
+    """A real child process is killed (SIGKILL) while it is inside the file's transaction."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
     store_path = tmp_path / "s.duckdb"
     good = write_jsonl(tmp_path / "good.jsonl", [offer(1)])
-    other = write_jsonl(tmp_path / "other.jsonl", [offer(2), offer(3)])
+    big = write_jsonl(tmp_path / "big.jsonl", [
+        offer(i, intitule=f"Aide-soignant {i % 997}", dateCreation=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T08:00:00Z")
+        if i % 50 else offer(i, romeCode="Z9999") for i in range(2, 45_002)])
     with Store(store_path) as st:
         st.ingest([good], "offers")
         before = st.counts()
-        real = st.con.execute
-
-        def boom(sql, *a, **k):
-            if sql.startswith("INSERT INTO offer_skills"):
-                raise KeyboardInterrupt
-            return real(sql, *a, **k)
-
-        monkeypatch.setattr(st, "con", type("C", (), {"execute": staticmethod(boom), "register": st.con.register,
-                                                     "unregister": st.con.unregister})())
-        with pytest.raises(KeyboardInterrupt):
-            st._ingest_file(other, "offers", read_offers_json)
-        monkeypatch.undo()
-        assert st.counts() == before
-        (r,) = st.ingest([other], "offers")
-        assert r.n_accepted == 2 and st.counts()["offers"] == 3
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(store_path), str(big)],
+                             stderr=subprocess.PIPE, text=True)
+    for line in child.stderr:
+        if "transaction open" in line:
+            break
+    import time
+    time.sleep(0.5)   # let it stage a first batch (and its rejects) inside the transaction
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    with Store(store_path) as st:
+        assert st.counts() == before          # nothing of big.jsonl: no offers, no rejects, no log line
+        assert len(st.ingest_log()) == 1
+        (r,) = st.ingest([big], "offers")     # the rerun completes it
+        assert (r.n_input, r.n_rejected) == (45_000, 900)
+        assert r.n_accepted + r.n_duplicates + r.n_rejected == r.n_input
+        assert st.counts()["offers"] == 1 + 45_000 - 900

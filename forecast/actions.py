@@ -24,7 +24,6 @@ import functools
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from forecast import referential

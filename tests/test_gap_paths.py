@@ -4,7 +4,6 @@ import pytest
 
 from forecast import schema as S
 from forecast.gap import demand_supply, domain_shortage, horizon_gap, ranked, skill_gap, unmet
-from forecast.paths import SamplePaths
 from test_gap_fixtures import scenario
 
 

@@ -156,3 +156,32 @@ def combine(frame: pd.DataFrame, members: list[str] | tuple[str, ...], name: str
     for c in extra:
         out[c] = np.nan
     return pd.concat([frame[frame[S.MODEL] != name], out[frame.columns]], ignore_index=True)
+
+
+def select_by_group(metrics: pd.DataFrame, groups: pd.Series, metric: str = "rmsse",
+                    fallback: str = "seasonal_naive") -> pd.DataFrame:
+    """One model per group of series (e.g. the Syntetos-Boylan class): the model with the lowest mean
+    ``metric`` over the group's series (finite values only; a model that failed on more than half of
+    the group cannot win). Pooling over many series makes the choice far less noisy than a per-series
+    choice on a few backtest windows. Series without a group get the overall best. Frame [unique_id, model].
+    """
+    S.require_columns(metrics, S.METRIC_COLUMNS, "metrics frame")
+    m = metrics[metrics[S.METRIC] == metric]
+    if m.empty:
+        raise ValueError(f"select_by_group: no {metric!r} rows in the metrics frame")
+    table = m.pivot_table(index=S.UID, columns=S.MODEL, values=S.VALUE, aggfunc="first", dropna=False)
+    vals = table.where(np.isfinite(table))
+    grp = groups.reindex(table.index).fillna("_all")
+
+    def best(sub: pd.DataFrame) -> str:
+        ok = sub.notna().mean() >= 0.5
+        score = sub.mean()[ok]
+        if score.empty or not np.isfinite(score).any():
+            return fallback
+        ordered = sorted(score.index, key=lambda k: (score[k], k != fallback, k))
+        return str(ordered[0])
+
+    overall = best(vals)
+    chosen = {g: best(vals[grp == g]) for g in grp.unique()}
+    models = [chosen.get(g, overall) for g in grp]
+    return pd.DataFrame({S.UID: table.index.to_numpy(), S.MODEL: models}).sort_values(S.UID).reset_index(drop=True)

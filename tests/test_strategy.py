@@ -1,0 +1,88 @@
+"""The default strategy (combinations, class-level choice, calibration) and the forecasting stage
+(hierarchy, reconciliation, sample paths, signals) on small synthetic data."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import schema as S
+from forecast.forecast_stage import forecast_stage, stage_metrics, stage_tables
+from forecast.models import make_model
+from forecast.paths import SamplePaths
+from forecast.select import combine
+from forecast.strategy import run_strategy
+
+FAMILIES = ["seasonal_naive", "ets", "theta", "sba", "tsb"]
+MONTHS = pd.date_range("2019-01-01", periods=60, freq="MS")
+
+
+def mixed_series() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    t = np.arange(len(MONTHS))
+    rows = []
+    for i in range(4):
+        y = rng.poisson(30 * (1 + 0.4 * np.sin(2 * np.pi * t / 12)) + i)
+        rows.append(pd.DataFrame({S.UID: f"smooth{i}", S.DS: MONTHS, S.Y: y.astype(float)}))
+    for i in range(4):
+        y = rng.poisson(0.3, len(t)) * rng.integers(1, 6, len(t))
+        rows.append(pd.DataFrame({S.UID: f"sparse{i}", S.DS: MONTHS, S.Y: y.astype(float)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def strategy():
+    return run_strategy(mixed_series(), FAMILIES, horizon=6, backtest_horizon=6, windows=2, step=6,
+                        metric="rmsse", combos={"combo": ("ets", "theta")})
+
+
+def test_strategy_forecasts_every_series_with_calibrated_quantiles(strategy) -> None:
+    fc = strategy.forecasts
+    assert sorted(fc[S.UID].unique()) == sorted(mixed_series()[S.UID].unique())
+    assert (fc.groupby(S.UID).size() == 6).all() and (fc[S.MODEL] == "selected").all()
+    q = fc[S.QUANTILE_COLUMNS].to_numpy()
+    assert np.isfinite(q).all() and q.min() >= 0 and np.all(np.diff(q, axis=1) >= 0)
+    # class-level choice: one candidate per Syntetos-Boylan class
+    sel = strategy.selection.merge(strategy.classes, on=S.UID)
+    assert (sel.groupby("series_class")[S.MODEL].nunique() == 1).all()
+    assert set(sel[S.MODEL]) <= set(FAMILIES) | {"combo"}
+    assert {"combo", *FAMILIES} == set(strategy.cv[S.MODEL]) == set(strategy.candidates[S.MODEL])
+    assert set(strategy.calibration.factors["step"]) == set(range(1, 7))
+
+
+def test_combine_matches_the_combination_model() -> None:
+    y = mixed_series().query("unique_id == 'smooth0'")[S.Y].to_numpy()
+    rows = []
+    for m in ("ets", "theta"):
+        f = make_model(m).fit(y).predict(4)
+        rows.append(pd.DataFrame({S.UID: "a", S.DS: pd.date_range("2024-01-01", periods=4, freq="MS"), S.MODEL: m,
+                                  S.MEAN: f.mean, **{c: f.quantiles[k] for k, c in enumerate(S.QUANTILE_COLUMNS)}}))
+    out = combine(pd.concat(rows, ignore_index=True), ("ets", "theta"), how="median")
+    direct = make_model("combo", members=("ets", "theta"), how="median").fit(y).predict(4)
+    got = out[out[S.MODEL] == "combo"]
+    np.testing.assert_allclose(got[S.MEAN], direct.mean)
+    np.testing.assert_allclose(got[S.QUANTILE_COLUMNS].to_numpy().T, direct.quantiles)
+
+
+def test_forecast_stage_on_a_hierarchy(tmp_path) -> None:
+    from test_reconcile import toy_series
+
+    series = toy_series()
+    ids = set(series[S.UID])
+    fs = forecast_stage(series, ids, ["seasonal_naive", "theta", "sba"], horizon=6, backtest_horizon=6, windows=2,
+                        step=6, combos={}, n_samples=200)
+    assert fs.reconcile_method in ("bottom_up", "wls_struct", "wls_var", "mint_shrink")
+    assert fs.coherence < 1e-6
+    assert {"4413/other", "R44/other_zones", "4413/domain:A12"} <= set(fs.forecasts[S.UID])
+    assert sorted(fs.paths.unique_ids) == sorted(fs.forecasts[S.UID].unique())
+    assert fs.paths.values.shape == (fs.forecasts[S.UID].nunique(), 200, 6) and fs.paths.values.min() >= 0
+    assert set(fs.signals["signal"]) <= {"emerging", "declining", "stable", "uncertain"}
+    m = stage_metrics(fs, "theta")
+    assert {"rmsse", "sql", "rmsse_level_rome_zone", "rmsse_level_zone_total"} <= set(m)
+    assert set(stage_metrics(fs, "sba")) == set(m)  # same names for every family
+    parent = stage_metrics(fs, "parent")
+    assert parent["reconcile_coherence_max_abs"] < 1e-6 and any(k.startswith("selected_share_") for k in parent)
+    files = stage_tables(fs, tmp_path)
+    back = SamplePaths.load(files["paths"])
+    assert list(back.unique_ids) == list(fs.paths.unique_ids)
+    assert (tmp_path / "signals.csv").exists() and (tmp_path / "reconciliation.csv").exists()

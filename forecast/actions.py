@@ -132,22 +132,26 @@ def _fmt(x: float) -> str:
 
 
 def candidate_actions(table: pd.DataFrame, sessions: pd.DataFrame | None, ds: pd.DatetimeIndex,
-                      rates: SupplyRates, costs: Costs, horizon: int = 24) -> pd.DataFrame:
+                      rates: SupplyRates, costs: Costs, horizon: int = 24,
+                      skills: pd.DataFrame | None = None) -> pd.DataFrame:
     """Candidate actions for the shortages of ``table`` (a :func:`forecast.gap.horizon_gap` frame) at
-    the planning ``horizon``; ``ds``: the forecast months (arrival months are indexes into them)."""
+    the planning ``horizon``; ``ds``: the forecast months (arrival months are indexes into them).
+    ``skills`` (a :func:`forecast.gap.skill_gap` frame): a training action lists first the skills of
+    the occupation with the largest expected unmet demand in the zone."""
     hz = int(table.loc[table["horizon"] <= horizon, "horizon"].max())
     t = table[(table["horizon"] == hz) & table[S.ZONE].str.fullmatch(r"\d{4}")]
     short = t[t["situation"] == "shortage"]
     surplus = t[t["situation"] == "surplus"]
     prof = session_profile(sessions).set_index([S.ZONE, S.ROME]) if sessions is not None else pd.DataFrame()
     h = min(hz, len(ds))
+    short_skills = _skills_in_demand(skills, hz)
     rows: list[dict] = []
     for _, g in short.iterrows():
         z, r = g[S.ZONE], g[S.ROME]
         p = _profile(prof, z, r)
         first_training = math.inf
         if p is not None:
-            first_training = _training(rows, g, p, ds, h, rates, costs)
+            first_training = _training(rows, g, p, ds, h, rates, costs, short_skills.get(z, []))
         _reconversion(rows, g, surplus[surplus[S.ZONE] == z], p, ds, h, rates, costs)
         _mobility(rows, g, surplus[(surplus[S.ROME] == r) & surplus[S.ZONE].isin(zone_neighbours().get(z, ()))],
                   ds, h, rates, costs)
@@ -168,8 +172,17 @@ def _month(ds: pd.DatetimeIndex, i: int) -> str:
     return str((ds[0].to_period("M") + i))
 
 
+def _skills_in_demand(skills: pd.DataFrame | None, hz: int) -> dict[str, list[str]]:
+    """Per zone, skill codes by decreasing expected unmet demand."""
+    if skills is None or skills.empty:
+        return {}
+    s = skills[skills["horizon"] == skills.loc[skills["horizon"] <= hz, "horizon"].max()]
+    s = s.sort_values(["unmet_mean", S.SKILL], ascending=[False, True])
+    return {z: list(g[S.SKILL]) for z, g in s.groupby(S.ZONE)}
+
+
 def _training(rows: list, g: pd.Series, p: pd.Series, ds: pd.DatetimeIndex, h: int, rates: SupplyRates,
-              costs: Costs) -> float:
+              costs: Costs, in_demand: list[str] | None = None) -> float:
     r = g[S.ROME]
     dur, size = int(p["duration"]), int(p["size"])
     delay = int(rates.get(r, "delay_months"))
@@ -187,7 +200,7 @@ def _training(rows: list, g: pd.Series, p: pd.Series, ds: pd.DatetimeIndex, h: i
             continue
         first = min(first, arrival)
         rows.append({"type": "formation", S.ZONE: g[S.ZONE], S.ROME: r, "label": g["label"], "source_zone": "",
-                     "source_rome": "", "skills": skill_labels(_rome_skills().get(r, frozenset())),
+                     "source_rome": "", "skills": _first_skills(_rome_skills().get(r, frozenset()), in_demand or []),
                      "start": _month(ds, k), "arrival": arrival, "duration_months": dur, "unit": f"session de {size} places",
                      "people_per_unit": size * per_grad, "taken_per_unit": 0.0, "max_units": costs.max_sessions,
                      "unit_cost": size * costs.seat(r),
@@ -196,6 +209,14 @@ def _training(rows: list, g: pd.Series, p: pd.Series, ds: pd.DatetimeIndex, h: i
                                    f"(taille et durée habituelles : {dur} mois) débutant en {_month(ds, k)} ; diplômés "
                                    f"disponibles en {_month(ds, arrival)}, avant la fin de l'horizon.")})
     return first
+
+
+def _first_skills(own: frozenset[str], in_demand: list[str], n: int = 3) -> str:
+    """The occupation's skills that are most in demand in the zone first, then the others by code."""
+    first = [c for c in in_demand if c in own][:n]
+    rest = sorted(own - set(first))
+    lab = referential.load_skills().drop_duplicates("code_ogr").set_index("code_ogr")["libelle"]
+    return " ; ".join(str(lab.get(c, c)) for c in (first + rest)[:n])
 
 
 def _reconversion(rows: list, g: pd.Series, sources: pd.DataFrame, p: pd.Series | None, ds: pd.DatetimeIndex,

@@ -166,8 +166,7 @@ def horizon_table(demand: np.ndarray, supply: np.ndarray, keys: pd.DataFrame, ho
     """Per row of ``keys`` and horizon: totals, gap, P(shortage), tension, unmet (see module doc)."""
     h_max = demand.shape[2]
     rows = []
-    for hz in horizons:
-        hz = min(hz, h_max)
+    for hz in sorted({min(h, h_max) for h in horizons}):
         d, s = demand[:, :, :hz], supply[:, :, :hz]
         dt, st = d.sum(axis=2), s.sum(axis=2)
         um = unmet(d, s)

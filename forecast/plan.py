@@ -307,7 +307,7 @@ def gap_plan_stage(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.
              "gap_skills": write_table(skills, run_dir / "gap_skills.parquet")}
     curve, result = pd.DataFrame(columns=["budget", "cost", "unmet_demand", "unmet_avoided", "actions"]), None
     if len(table):
-        cands = candidate_actions(table, sessions, paths.ds, rates, costs, plan_horizon)
+        cands = candidate_actions(table, sessions, paths.ds, rates, costs, plan_horizon, skills)
         files["actions_candidates"] = write_table(cands, run_dir / "actions_candidates.parquet")
         problem = build_problem(paths, catalog, supply, cands, plan_horizon, seed)
         curve, plans = budget_curve(problem, [0.0, budget / 4, budget / 2, budget, 2 * budget, 4 * budget], n_opt, time_limit)

@@ -81,3 +81,16 @@ def test_seats_unit_and_bad_costs():
         Costs(unit="dollars")
     with pytest.raises(DataError, match="cost_per_seat"):
         Costs(cost_per_seat=-1)
+
+
+def test_training_lists_the_skills_most_in_demand_first():
+    fc, ses, sup, paths, rates = scenario()
+    table = horizon_gap(paths, None, sup, ses, (12, 24))
+    from forecast.actions import _rome_skills
+
+    own = sorted(_rome_skills()["J1501"])
+    last = own[-1]                                     # would come last by code
+    skills = pd.DataFrame({S.ZONE: "4413", S.SKILL: [last, "999999"], "horizon": 24, "unmet_mean": [50.0, 90.0]})
+    c = candidate_actions(table, ses, paths.ds, rates, Costs(), 24, skills)
+    label = referential.load_skills().drop_duplicates("code_ogr").set_index("code_ogr")["libelle"][last]
+    assert c.loc[c["type"] == "formation", "skills"].str.startswith(label).all()

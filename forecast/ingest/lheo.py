@@ -21,7 +21,7 @@ from forecast.ingest.common import ReadResult, Reject, RejectError, placer, reje
 
 SESSION_PATTERNS = ("*.xml",)
 _FORMATION = ("formation", "offre-formation")
-_ACTION = ("action", "action-formation")
+_ACTION = ("action", "action-formation", "organisation-formation")  # LHEO 1.x: sessions under organisation-formation
 
 
 def _local(tag: str) -> str:

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ demo: $(STAMP)
 	$(VENV)/bin/forecast run experiments/reims.toml
 
 # The whole test suite (fast by default; a few end-to-end tests take longer).
-test: $(STAMP)
+# The browser tests (tests/test_browser.py) drive Debian's headless Chromium: installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)

@@ -76,16 +76,20 @@ def test_mlflow_runs_page_shows_parent_and_children_with_metrics(browser, tracke
         browser.goto(ui.runs_url(exp_id), timeout=60)
         # The runs table renders asynchronously (React): wait for the parent run's name.
         browser.wait_for(f"document.body.innerText.includes({json.dumps('pilote-' + parent_name)})", timeout=60)
-        # Child runs sit under the parent: expand it when the table groups them.
-        browser.eval("""(() => { for (const b of document.querySelectorAll('button,[role=button]')) {
-            const l = (b.getAttribute('aria-label') || '') + ' ' + (b.title || '');
-            if (/expand/i.test(l)) b.click(); } })()""")
-        text = browser.wait_for("""(() => { const t = document.body.innerText;
-            return t.includes('seasonal_naive') && t.includes('ets') ? t : ''; })()""", timeout=30)
-        assert f"pilote-{parent_name}" in text
-        assert "seasonal_naive" in text and "ets" in text
-        # A metric column: the runs table lists metric keys among its column headers / chart labels.
-        browser.wait_for("document.body.innerText.toLowerCase().includes('mase')", timeout=30)
+        # Child runs are grouped under their parent: the run-name cell's expander button shows them.
+        browser.eval("""document.querySelectorAll('button[data-component-id*="runnamecellrenderer"]')
+                        .forEach(b => b.click())""")
+        rows = browser.wait_for("""(() => { const r = [...document.querySelectorAll('[role=row]')].map(x => x.innerText);
+            return r.some(t => /\\bseasonal_naive\\b/.test(t)) && r.some(t => /\\bets\\b/.test(t)) ? r : null; })()""",
+                                timeout=30)
+        names = [line for row in rows for line in row.split("\n")]
+        assert f"pilote-{parent_name}" in names and "seasonal_naive" in names and "ets" in names
+        # Their metrics: the table's column picker lists the metrics the runs carry.
+        browser.eval("""[...document.querySelectorAll('button')].find(b => b.textContent.includes('Show more columns')).click()""")
+        picker = browser.wait_for("""(() => { const t = document.body.innerText;
+            return /Metrics \\(\\d+\\)/.test(t) ? t : ''; })()""", timeout=30)
+        for metric in ("mase", "rmsse", "wape", "coverage_80", "mase_selected"):
+            assert f"\n{metric}\n" in picker, metric
         shot = browser.screenshot(SHOTS / "mlflow_runs.png", full_page=False)
         assert shot.stat().st_size > 10_000
     errors = [e for e in browser.console_errors() if "favicon" not in e]

@@ -1,16 +1,18 @@
 """Calibration of forecast quantiles on backtest residuals (split-conformal, per horizon step).
 
 For each horizon step k (months after the cutoff) and each quantile level tau, the backtest gives
-normalised scores r = (y - q50) / w, where w is the distance from the median to the tau-quantile
-(plus 5 % of the series' in-sample one-step naive MAE, so that degenerate zero-width forecasts of
-sparse counts can be widened too). The calibrated quantile is q50 + c * w, with c the conformal
+normalised scores r = (y - q50) / w, where w > 0 is the distance from the median to the
+tau-quantile. The calibrated quantile is q50 + c * w, with c the conformal
 quantile (level ceil((n + 1) tau) / n for upper levels, symmetric for lower ones) of r, so that a
 fraction tau of the backtest actuals fall below it. Factors are estimated per group (the
 Syntetos-Boylan class when given) when a group has at least ``min_points`` scores for that step,
 otherwise on all series; steps beyond the backtest horizon use the last step's factors.
 
 Results are count-aware: never negative, still ordered, and for integer-valued series the
-quantiles are rounded to whole counts. The median and the mean are not changed.
+quantiles are rounded to whole counts. The median and the mean are not changed. A quantile equal to
+the median (w = 0: typically the low quantiles of a sparse count, all 0) is neither used to fit
+nor changed: a width factor cannot widen a zero width, and the count model's own discrete quantiles
+are already right there.
 """
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ STEP = "step"
 GROUP = "group"
 ALL = "_all"
 MEDIAN = S.qcol(0.5)
-_EPS = 0.05
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,6 @@ def fit_calibration(cv: pd.DataFrame, train: pd.DataFrame, groups: pd.Series | N
     S.require_columns(cv, S.CV_COLUMNS, "cross-validation frame")
     ok = cv[np.isfinite(cv[S.QUANTILE_COLUMNS].to_numpy(float)).all(axis=1) & cv[S.Y].notna()]
     step = _steps(ok, ok[S.CUTOFF])
-    scale = series_scale(train).reindex(ok[S.UID]).fillna(1.0).to_numpy()
     y = ok[S.Y].to_numpy(float)
     med = ok[MEDIAN].to_numpy(float)
     grp = (groups.reindex(ok[S.UID]).fillna(ALL).to_numpy(dtype=object) if groups is not None
@@ -82,10 +82,13 @@ def fit_calibration(cv: pd.DataFrame, train: pd.DataFrame, groups: pd.Series | N
     for tau, col in zip(S.QUANTILE_LEVELS, S.QUANTILE_COLUMNS):
         if tau == 0.5:
             continue
-        w = np.abs(ok[col].to_numpy(float) - med) + _EPS * scale
-        r = (y - med) / w
+        w = np.abs(ok[col].to_numpy(float) - med)
+        pos = w > 1e-9
+        r = np.where(pos, (y - med) / np.where(pos, w, 1.0), np.nan)
         for k in np.unique(step):
-            at = step == k
+            at = (step == k) & pos
+            if not at.any():
+                continue
             rows.append((ALL, int(k), tau, _conformal(r[at], tau), int(at.sum())))
             for g in np.unique(grp[at]):
                 sel = at & (grp == g)
@@ -107,7 +110,6 @@ def apply_calibration(forecasts: pd.DataFrame, calib: Calibration, train: pd.Dat
     f = calib.factors
     kmax = int(f[STEP].max())
     step = np.minimum(step, kmax)
-    scale = series_scale(train).reindex(out[S.UID]).fillna(1.0).to_numpy()
     grp = (groups.reindex(out[S.UID]).fillna(ALL).to_numpy(dtype=object) if groups is not None
            else np.full(len(out), ALL, dtype=object))
     med = out[MEDIAN].to_numpy(float)
@@ -123,8 +125,8 @@ def apply_calibration(forecasts: pd.DataFrame, calib: Calibration, train: pd.Dat
             vals = gt.set_index(STEP)["factor"].reindex(step[sel]).to_numpy(float)
             fac[sel] = np.where(np.isnan(vals), base[sel], vals)
         fac = np.where(np.isfinite(fac), fac, 1.0)
-        w = np.abs(out[col].to_numpy(float) - med) + _EPS * scale
-        out[col] = med + fac * w if tau > 0.5 else med - fac * w
+        w = np.abs(out[col].to_numpy(float) - med)
+        out[col] = med + fac * w if tau > 0.5 else med - fac * w  # w = 0 stays at the median
     q = np.maximum(out[S.QUANTILE_COLUMNS].to_numpy(float), 0.0)
     ints = train.groupby(S.UID)[S.Y].apply(lambda v: bool(np.all(np.mod(v.to_numpy(float), 1) == 0)))
     is_int = ints.reindex(out[S.UID]).fillna(False).to_numpy(bool)

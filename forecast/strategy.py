@@ -147,10 +147,42 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     calib = None
     if calibrate:
         groups = classes.set_index(S.UID)[CLASS]
-        calib = fit_calibration(selected_cv(cv, chosen), series, groups)
-        fc = apply_calibration(fc, calib, series, groups)
+        scv = selected_cv(cv, chosen)
+        keep = calibration_helps(scv, series, groups)
+        calib = fit_calibration(scv, series, groups)
+        on = fc[S.UID].map(groups).isin(keep).to_numpy()
+        if on.any():
+            fc = pd.concat([apply_calibration(fc[on], calib, series, groups), fc[~on]]).sort_values([S.UID, S.DS])
+            fc = fc.reset_index(drop=True)
     return StrategyResult(cv, metrics, aggregate(metrics), nested, chosen, classes, cand, fc, calib,
                           dict(timings or {}))
+
+
+def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series) -> set[str]:
+    """Classes whose quantiles the calibration improves out of sample: factors fitted on the earlier
+    backtest windows, applied to the last one, kept for a class when they lower its mean pinball loss
+    (count models' discrete quantiles are often best left alone). With one window: every class."""
+    last = scv.groupby(S.UID)[S.CUTOFF].transform("max")
+    early, late = scv[scv[S.CUTOFF] < last], scv[scv[S.CUTOFF] == last]
+    classes = set(groups.dropna().unique())
+    if early.empty or late.empty:
+        return classes
+    cal = fit_calibration(early, series, groups)
+    cut = late.drop_duplicates(S.UID).set_index(S.UID)[S.CUTOFF]
+    hist = series[series[S.DS] <= series[S.UID].map(cut)]
+    after = apply_calibration(late[S.FORECAST_COLUMNS], cal, hist, groups)
+    lv = np.asarray(S.QUANTILE_LEVELS)[None, :]
+    y = late[S.Y].to_numpy(float)[:, None]
+
+    def loss(frame: pd.DataFrame) -> np.ndarray:
+        d = y - frame[S.QUANTILE_COLUMNS].to_numpy(float)
+        return np.mean(np.maximum(lv * d, (lv - 1) * d), axis=1)
+
+    cls = late[S.UID].map(groups).to_numpy()
+    before, cal_loss = pd.Series(loss(late)).groupby(cls).mean(), pd.Series(loss(after)).groupby(cls).mean()
+    helps = {str(c) for c in before.index if cal_loss[c] < before[c]}
+    log.info("calibration kept for classes %s (out-of-sample pinball loss)", sorted(helps))
+    return helps
 
 
 def _apply(cand: pd.DataFrame, selection: pd.DataFrame, fallback: str) -> pd.DataFrame:

@@ -101,6 +101,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "cache_dir": ((str,), ""),
         "lock_wait": ((int, float), 0),
         "backtest_refresh": ((int,), 1),
+        "screen_sample": ((int,), 200),  # costly families screened per series class (forecast/screening.py); 0 = off
     },
 }
 
@@ -147,6 +148,7 @@ class Experiment:
     cache_dir: Path | None = None
     lock_wait: float | None = 0.0
     backtest_refresh: int = 1
+    screen_sample: int = 200
     combos: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"combo": ("ets", "arima", "theta")})
     combo_how: str = "mean"
     reconcile_method: str = "auto"
@@ -415,6 +417,7 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         cache_dir=Path(eng["cache_dir"]) if eng["cache_dir"] else None,
         lock_wait=None if eng["lock_wait"] < 0 else float(eng["lock_wait"]),
         backtest_refresh=eng["backtest_refresh"],
+        screen_sample=max(0, eng["screen_sample"]),
         combos={k: tuple(m) for k, m in v["models"]["combine"].items()},
         combo_how=v["models"]["combine_how"],
         reconcile_method=v["reconcile"]["method"],

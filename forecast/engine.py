@@ -166,9 +166,9 @@ def _run(
     n_jobs: int,
     progress: Progress | None,
 ) -> dict[str, Any]:
-    from forecast.executors import run_batches  # local pool, Dask cluster and cache: forecast/executors.py
+    from forecast.executors import run_specs  # local pool, Dask cluster, cache, work plan: forecast/executors.py
 
-    results = run_batches(_run_batch, arrays, lengths, (specs, h), n_jobs, progress)
+    results = run_specs(_run_batch, ids, arrays, lengths, specs, h, n_jobs, progress)
     out = {key: np.concatenate([r[key] for r in results if r is not None]) for key in ("sid", "spec", "n", "step", "mean")}
     out["q"] = np.vstack([r["q"] for r in results if r is not None])
     errors = [e for r in results if r is not None for e in r["errors"]]

@@ -147,19 +147,31 @@ def make_executor(engine: str = "local", n_jobs: int = 1, scheduler: str | None 
 
 _EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("forecast_executor", default=None)
 _CACHE: contextvars.ContextVar["ResultCache | None"] = contextvars.ContextVar("forecast_cache", default=None)
+_PLAN: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("forecast_plan", default=None)
 
 
 @contextlib.contextmanager
-def session(executor: Executor | None = None, cache: "ResultCache | None" = None) -> Iterator[None]:
+def session(executor: Executor | None = None, cache: "ResultCache | None" = None, plan: Any = None) -> Iterator[None]:
     """Within the block, the engine runs its batches on ``executor`` (default: a local pool of
-    the caller's ``n_jobs``) and reads/writes finished batches in ``cache`` (default: none)."""
+    the caller's ``n_jobs``), reads/writes finished batches in ``cache`` (default: none) and skips
+    the (series, family) pairs a work ``plan`` (:class:`forecast.screening.WorkPlan`) excludes."""
     t1 = _EXECUTOR.set(executor)
     t2 = _CACHE.set(cache)
+    t3 = _PLAN.set([plan])
     try:
         yield
     finally:
         _EXECUTOR.reset(t1)
         _CACHE.reset(t2)
+        _PLAN.reset(t3)
+
+
+def set_plan(plan: Any) -> None:
+    """Install a work plan in the current :func:`session` (for the rest of the block)."""
+    box = _PLAN.get()
+    if box is None:
+        raise RuntimeError("set_plan needs an engine session (forecast.executors.session)")
+    box[0] = plan
 
 
 def current_cache() -> "ResultCache | None":
@@ -176,6 +188,51 @@ def batch_ranges(n: int, n_workers: int) -> list[range]:
     k = max(1, min(k, n))
     edges = np.linspace(0, n, k + 1).round().astype(int)
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def run_specs(
+    fn: Callable[..., dict[str, Any]],
+    ids: Sequence[Any],
+    arrays: Sequence[np.ndarray],
+    lengths: Sequence[list[int]],
+    specs: list[Any],
+    h: int,
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The engine's dispatch point: ``fn(items, specs, h)`` over every series, as
+    :func:`run_batches`, except that a spec the session's work plan restricts runs only on its
+    series (the result then simply has no rows for the others, like a family that was not asked)."""
+    box = _PLAN.get()
+    plan = box[0] if box else None
+    masks = [plan.mask(spec[0], list(ids)) if plan is not None else None for spec in specs]
+    if all(m is None for m in masks):
+        return run_batches(fn, arrays, lengths, (specs, h), n_jobs, progress)
+    n = len(arrays)
+    groups: list[tuple[list[int], np.ndarray]] = []
+    free = [j for j, m in enumerate(masks) if m is None]
+    if free:
+        groups.append((free, np.arange(n)))
+    groups += [([j], np.flatnonzero(m)) for j, m in enumerate(masks) if m is not None]
+    total = sum(len(sel) * len(js) for js, sel in groups)
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for js, sel in groups:
+        if len(sel) == 0:
+            continue
+        tick = (lambda d, t, o=offset, w=len(js): progress(o + d * w, total)) if progress else None
+        parts = run_batches(fn, [arrays[i] for i in sel], [lengths[i] for i in sel], ([specs[j] for j in js], h),
+                            n_jobs, tick)
+        spec_map = np.asarray(js)
+        for r in parts:
+            r = dict(r)
+            r["sid"] = sel[np.asarray(r["sid"], dtype=int)]
+            if "spec" in r:
+                r["spec"] = spec_map[np.asarray(r["spec"], dtype=int)]
+            r["errors"] = [tuple([int(sel[e[0]]), *e[1:]]) for e in r.get("errors", [])]
+            out.append(r)
+        offset += len(sel) * len(js)
+    return out or [fn([], specs, h)]  # every series excluded: the worker's own empty result
 
 
 def run_batches(

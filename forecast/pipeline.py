@@ -148,6 +148,11 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         from forecast.forecast_stage import forecast_stage, stage_metrics, stage_tables
 
         t0 = time.perf_counter()
+        from forecast.screening import screen_experiment  # costly families only where they can win
+
+        screen_experiment(exp, modelled, progress)
+        timings["screening"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         fs = forecast_stage(series, modelled_ids, exp.families, exp.horizon, exp.backtest_horizon,
                             exp.backtest_windows, exp.backtest_step, exp.metric, params=exp.model_params,
                             combos=exp.combos, combo_how=exp.combo_how, reconcile=exp.reconcile_method,

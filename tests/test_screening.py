@@ -1,0 +1,64 @@
+"""Screening: costly families skipped where a cheap family wins the class, results otherwise unchanged."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+from forecast import schema as S
+from forecast.backtest import cross_validation
+from forecast.cache import ResultCache
+from forecast.executors import session, set_plan
+from forecast.screening import WorkPlan, screen
+
+
+def panel() -> pd.DataFrame:
+    """40 intermittent series (a cheap family wins) and 6 smooth seasonal ones."""
+    rng = np.random.default_rng(1)
+    parts = []
+    for i in range(46):
+        n = 40
+        if i < 40:
+            y = (rng.random(n) < 0.25) * rng.poisson(2, n)
+        else:
+            y = rng.poisson(20 * (1 + 0.3 * np.sin(np.arange(n) * 2 * np.pi / 12)), n)
+        parts.append(pd.DataFrame({S.UID: f"s{i:02d}", S.DS: pd.date_range("2020-01-01", periods=n, freq="MS"),
+                                   S.Y: y.astype(float)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+FAMILIES = ["seasonal_naive", "sba", "tsb", "ets"]
+
+
+def test_screening_restricts_costly_family_to_the_sample(tmp_path) -> None:
+    series = panel()
+    cache = ResultCache(tmp_path)
+    with session(None, cache):
+        plan = screen(series, FAMILIES, backtest_horizon=6, windows=2, sample=8, combos={}, n_jobs=1)
+        rep = plan.report.set_index("series_class")
+        assert list(rep.index) == ["intermittent"]  # the only class with more than 2 * 8 series
+        assert rep.loc["intermittent", "winner_on_sample"] in {"seasonal_naive", "sba", "tsb"}
+        assert rep.loc["intermittent", "costly_families"] == "sample only"
+        n_int = int(rep.loc["intermittent", "n_series"])
+        assert n_int >= 36 and len(plan.allowed["ets"]) == 8 and len(plan.restricted) == n_int
+        assert plan.skipped_fraction(["ets"], 46) == pytest.approx((n_int - 8) / 46)
+        hits0, misses0 = cache.hits, cache.misses
+        set_plan(plan)
+        cv = cross_validation(series, {"ets": {}, "sba": {}}, h=6, n_windows=2)
+        # each spec runs in its own engine call: the 8 sampled series of each come from the cache
+        assert cache.hits - hits0 == 16
+        assert cache.misses - misses0 == (46 - n_int) + (46 - 8)
+    per_model = cv.groupby(S.MODEL)[S.UID].nunique()
+    assert per_model["sba"] == 46 and per_model["ets"] == 8 + 46 - n_int
+    full = cross_validation(series, {"ets": {}, "sba": {}}, h=6, n_windows=2)
+    kept = full[(full[S.MODEL] == "sba") | full[S.UID].isin(set(cv.loc[cv[S.MODEL] == "ets", S.UID]))]
+    pdt.assert_frame_equal(cv.reset_index(drop=True), kept.reset_index(drop=True))
+
+
+def test_empty_plan_and_no_costly_family() -> None:
+    series = panel()
+    assert screen(series, ["seasonal_naive", "sba"], sample=5).restricted == frozenset()
+    assert WorkPlan().mask("ets", ["a", "b"]) is None
+    with pytest.raises(RuntimeError, match="session"):
+        set_plan(WorkPlan())

@@ -9,7 +9,11 @@ again replaces the earlier version (an update, counted as a duplicate). Re-publi
 from __future__ import annotations
 
 import hashlib
+import time
 import logging
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable
 from typing import Any
 from dataclasses import dataclass
@@ -24,6 +28,8 @@ from forecast.ingest import expand_paths
 from forecast.ingest.common import rejects_frame
 
 log = logging.getLogger(__name__)
+PARALLEL_BYTES = 20 << 20
+MEMORY_LIMIT = os.environ.get("FORECAST_DUCKDB_MEMORY", "1GB")
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS offers (
@@ -82,6 +88,8 @@ class Store:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise ForecastError(f"{self.path}: cannot open the store ({exc}); is another run using it?") from None
+        # DuckDB would otherwise cache up to 80% of the machine's memory: bound it (spills to disk).
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if not read_only:
             self.con.execute(_DDL)
 
@@ -97,19 +105,30 @@ class Store:
     # --- ingest -------------------------------------------------------------------
     def ingest(self, paths: list[Path] | tuple[Path, ...], kind: str, *, dedupe_days: int = 14,
                dedupe_similarity: float = 0.9, dedupe: bool = True,
-               offer_columns: dict[str, str] | None = None) -> list[FileReport]:
+               offer_columns: dict[str, str] | None = None, workers: int = 0) -> list[FileReport]:
         """Ingest files of one kind: "offers" (JSON, or CSV/Parquet/XLSX read with ``offer_columns``),
         "sessions" (LHEO XML or CSV) or "job_seekers" (CSV). Re-published offers are marked unless
-        ``dedupe`` is False."""
+        ``dedupe`` is False. JSON lines are parsed and tagged by ``workers`` processes (0: two when
+        the input exceeds 20 MB, else in this process)."""
         from forecast.ingest.formats import file_batches, patterns_for
 
         files = expand_paths(paths, patterns_for(kind))
-        reports = [self._ingest_file(f, kind, lambda p: file_batches(p, kind, offer_columns)) for f in files]
+        if workers == 0:
+            big = kind == "offers" and sum(f.stat().st_size for f in files) > PARALLEL_BYTES
+            workers = min(2, os.cpu_count() or 1) if big else 1
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
+        try:
+            reports = [self._ingest_file(f, kind, lambda p: file_batches(p, kind, offer_columns, pool))
+                       for f in files]
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         if kind == "offers" and any(not r.skipped for r in reports):
             from forecast.dedupe import mark_republished
 
+            t0 = time.perf_counter()
             n = mark_republished(self.con, days=dedupe_days, similarity=dedupe_similarity, enabled=dedupe)
-            log.info("re-published offers marked as duplicates: %d", n)
+            log.info("re-published offers marked as duplicates: %d (%.1f s)", n, time.perf_counter() - t0)
             reports = [self._with_republished(r) for r in reports]
         return reports
 
@@ -121,7 +140,7 @@ class Store:
         ).fetchone()[0]
         base_dups = r.n_duplicates   # same id seen again (this run's count for the file)
         report = FileReport(r.source, r.kind, r.n_input, r.n_input - base_dups - n_rep - r.n_rejected,
-                            base_dups + n_rep, r.n_rejected)
+                            base_dups + n_rep, r.n_rejected, sha256=r.sha256)
         self.con.execute("UPDATE ingest_log SET n_accepted = ?, n_duplicates = ? WHERE source = ? AND sha256 = ?",
                          [report.n_accepted, report.n_duplicates, r.source, r.sha256])
         return report
@@ -169,6 +188,7 @@ class Store:
                     "0::BIGINT AS record FROM offers LIMIT 0")
         con.execute("CREATE OR REPLACE TEMP TABLE _new_skills AS SELECT *, 0::BIGINT AS record FROM offer_skills LIMIT 0")
         n_input = n_rejected = 0
+        t0 = time.perf_counter()
         for b in batches:
             n_input += b.n_input
             n_rejected += len(b.rejects)
@@ -180,7 +200,7 @@ class Store:
             con.register("_b_skills", b.frames["offer_skills"])
             con.execute("INSERT INTO _new_skills SELECT offer_id, skill, required, how, confidence, record FROM _b_skills")
             con.unregister("_b_skills")
-        log.debug("%s: %d records staged, writing to the store", path, n_input)
+        log.debug("%s: %d records staged in %.1f s, writing to the store", path, n_input, time.perf_counter() - t0)
         # The same id twice within the file: the last version wins (an update); so does the file over the store.
         con.execute("CREATE OR REPLACE TEMP TABLE _keep AS SELECT * FROM _new_offers "
                     "QUALIFY row_number() OVER (PARTITION BY offer_id ORDER BY record DESC) = 1")

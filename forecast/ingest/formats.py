@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def is_tabular(path: Path) -> bool:
     return _suffix(Path(path)) in TABULAR_SUFFIXES
 
 
-def file_batches(path: Path, kind: str, offer_columns: dict[str, str] | None = None) -> Iterator[Any]:
+def file_batches(path: Path, kind: str, offer_columns: dict[str, str] | None = None,
+                 executor: Executor | None = None) -> Iterator[Any]:
     """The batches of one file (``OfferBatch`` for offers, ``ReadResult`` otherwise)."""
     path = Path(path)
     if kind == "offers":
@@ -47,7 +49,7 @@ def file_batches(path: Path, kind: str, offer_columns: dict[str, str] | None = N
         else:
             from forecast.ingest.offers_json import iter_offer_batches
 
-            yield from iter_offer_batches(path)
+            yield from iter_offer_batches(path, executor=executor)
     elif kind == "sessions":
         if is_tabular(path):
             from forecast.ingest.lheo_csv import read_lheo_csv

@@ -79,7 +79,8 @@ def _is_json_lines(head: bytes, key: str) -> bool:
     return isinstance(first, dict) and not isinstance(first.get(key), list)
 
 
-def _iter_lines(fh: IO[bytes], head: bytes, path: Path) -> Iterator[tuple[int, Any, str]]:
+def _iter_raw_lines(fh: IO[bytes], head: bytes) -> Iterator[tuple[int, bytes | Exception]]:
+    """(line number, stripped non-blank line) for every line; a read failure comes out as an exception."""
     lineno = 0
     pending = head
     try:
@@ -96,16 +97,50 @@ def _iter_lines(fh: IO[bytes], head: bytes, path: Path) -> Iterator[tuple[int, A
                 if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
                 line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield lineno, orjson.loads(line), ""
-                except orjson.JSONDecodeError as exc:
-                    yield lineno, exc, line.decode("utf-8", "replace")
+                if line:
+                    yield lineno, line
             if not chunk:
                 return
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield lineno + 1, TruncatedJSON(f"file unreadable after line {lineno} ({exc})"), ""
+        yield lineno + 1, TruncatedJSON(f"file unreadable after line {lineno} ({exc})")
+
+
+def parse_line(line: bytes) -> tuple[Any, str]:
+    """(value, "") or (the decoding exception, the line as text)."""
+    try:
+        return orjson.loads(line), ""
+    except orjson.JSONDecodeError as exc:
+        return exc, line.decode("utf-8", "replace")
+
+
+def _iter_lines(fh: IO[bytes], head: bytes, path: Path) -> Iterator[tuple[int, Any, str]]:
+    for lineno, line in _iter_raw_lines(fh, head):
+        if isinstance(line, Exception):
+            yield lineno, line, ""
+        else:
+            yield lineno, *parse_line(line)
+
+
+def iter_line_chunks(path: Path, size: int, key: str = "resultats") -> Iterator[list[tuple[int, bytes | Exception]]] | None:
+    """Chunks of ``size`` raw lines when the file is JSON lines (for parallel parsing), else None."""
+    path = Path(path)
+    fh = open_binary(path)
+    head, first = _first_line(fh, path)
+    if not first or first == "[" or not _is_json_lines(head, key):
+        fh.close()
+        return None
+
+    def chunks() -> Iterator[list[tuple[int, bytes | Exception]]]:
+        with fh:
+            buf: list[tuple[int, bytes | Exception]] = []
+            for item in _iter_raw_lines(fh, head):
+                buf.append(item)
+                if len(buf) >= size:
+                    yield buf
+                    buf = []
+            if buf:
+                yield buf
+    return chunks()
 
 
 class _Text:

@@ -7,7 +7,9 @@ Tags are completed by :mod:`forecast.ingest.tagging` (ROME from the title, skill
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ from typing import Any
 import orjson
 
 from forecast.ingest.common import ReadResult, Reject, RejectError, placer, rome_parent_map
-from forecast.ingest.jsonstream import iter_json_records
+from forecast.ingest.jsonstream import iter_json_records, iter_line_chunks, parse_line
 from forecast.ingest.tagging import OfferBatch, concat_batches
 
 OFFER_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz")
 BATCH = 20_000
+IN_FLIGHT = 4   # chunks parsed ahead by the workers
 
 
 def _date(value: Any) -> datetime:
@@ -89,31 +92,60 @@ def normalise_offer(rec: Any, batch: OfferBatch, recno: int) -> None:
     batch.add(offer_id, created, commune, zone, parent, fiche, int(positions), title, description, recno, skills)
 
 
-def iter_offer_batches(path: Path, batch_size: int = BATCH, tag: bool = True) -> Iterator[OfferBatch]:
-    """Read an offers file in batches of ``batch_size`` input records, tagged unless ``tag`` is False."""
+def _add_record(batch: OfferBatch, recno: int, rec: Any, raw: str) -> None:
+    batch.n_input += 1
+    if isinstance(rec, Exception):
+        reason = f"not valid JSON ({rec})" if not isinstance(rec, UnicodeDecodeError) else f"not UTF-8 ({rec})"
+        batch.rejects.append(Reject(batch.source, recno, "record", reason[:300], raw))
+        return
+    try:
+        normalise_offer(rec, batch, recno)
+    except RejectError as exc:
+        if not raw:
+            try:
+                raw = orjson.dumps(rec).decode()[:500]
+            except (TypeError, orjson.JSONEncodeError):
+                raw = repr(rec)[:500]
+        batch.rejects.append(Reject(batch.source, recno, exc.field, exc.reason, raw))
+
+
+def parse_chunk(source: str, lines: list[tuple[int, bytes | Exception]], tag: bool = True) -> OfferBatch:
+    """Parse, normalise and tag a chunk of raw JSON lines (runs in a worker process)."""
+    batch = OfferBatch(source)
+    for recno, line in lines:
+        if isinstance(line, Exception):
+            _add_record(batch, recno, line, "")
+        else:
+            _add_record(batch, recno, *parse_line(line))
+    return batch.finish(tag)
+
+
+def iter_offer_batches(path: Path, batch_size: int = BATCH, tag: bool = True,
+                       executor: Executor | None = None) -> Iterator[OfferBatch]:
+    """Read an offers file in batches of ``batch_size`` input records, tagged unless ``tag`` is False.
+
+    With an ``executor`` (a process pool), JSON lines are parsed and tagged in its workers, a few
+    chunks ahead, in file order; memory stays bounded by the chunks in flight.
+    """
     path = Path(path)
     source = str(path)
+    chunks = iter_line_chunks(path, batch_size) if executor is not None else None
+    if chunks is not None:
+        pending: deque[Future[OfferBatch]] = deque()
+        for chunk in chunks:
+            pending.append(executor.submit(parse_chunk, source, chunk, tag))
+            if len(pending) >= IN_FLIGHT:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+        return
     batch = OfferBatch(source)
     for recno, rec, raw in iter_json_records(path):
-        batch.n_input += 1
-        if isinstance(rec, Exception):
-            reason = f"not valid JSON ({rec})" if not isinstance(rec, UnicodeDecodeError) else f"not UTF-8 ({rec})"
-            batch.rejects.append(Reject(source, recno, "record", reason[:300], raw))
-        else:
-            try:
-                normalise_offer(rec, batch, recno)
-            except RejectError as exc:
-                if not raw:
-                    try:
-                        raw = orjson.dumps(rec).decode()[:500]
-                    except (TypeError, orjson.JSONEncodeError):
-                        raw = repr(rec)[:500]
-                batch.rejects.append(Reject(source, recno, exc.field, exc.reason, raw))
+        _add_record(batch, recno, rec, raw)
         if batch.n_input >= batch_size:
             yield batch.finish(tag)
             batch = OfferBatch(source)
-    if batch.n_input or not batch.offer_ids:
-        yield batch.finish(tag)
+    yield batch.finish(tag)
 
 
 def read_offers_json(path: Path, tag: bool = True) -> ReadResult:

@@ -103,6 +103,10 @@ class FranceTravailClient:
 
     @classmethod
     def from_env(cls, **kw: Any) -> "FranceTravailClient":
+        """Credentials from the environment; ``FRANCE_TRAVAIL_TOKEN_URL`` / ``FRANCE_TRAVAIL_SEARCH_URL``
+        override the endpoints (a sandbox, a proxy, a local test server)."""
+        kw.setdefault("token_url", os.environ.get("FRANCE_TRAVAIL_TOKEN_URL") or TOKEN_URL)
+        kw.setdefault("search_url", os.environ.get("FRANCE_TRAVAIL_SEARCH_URL") or SEARCH_URL)
         return cls(os.environ.get("FRANCE_TRAVAIL_CLIENT_ID", ""), os.environ.get("FRANCE_TRAVAIL_CLIENT_SECRET", ""), **kw)
 
     def _wait_turn(self) -> None:

@@ -250,3 +250,22 @@ class Store:
 
     def ingest_log(self) -> pd.DataFrame:
         return self.query("SELECT * FROM ingest_log ORDER BY ingested_at, source")
+
+
+def ingest_paths(store: str | Path, paths: list[Path], *, offer_columns: dict[str, str] | None = None,
+                 dedupe: bool = True) -> list[FileReport]:
+    """Ingest files and folders of any kind into ``store``, each routed by
+    :func:`forecast.ingest.formats.detect_kind` (offers, LHEO sessions, job seekers)."""
+    from forecast.ingest.formats import KINDS, detect_kind
+
+    by_kind: dict[str, list[Path]] = {}
+    for p in paths:
+        if not Path(p).exists():
+            raise DataError(f"{p}: input file not found")
+        by_kind.setdefault(detect_kind(Path(p)), []).append(Path(p))
+    reports: list[FileReport] = []
+    with Store(store) as st:
+        for kind in KINDS:
+            if kind in by_kind:
+                reports += st.ingest(by_kind[kind], kind, offer_columns=offer_columns, dedupe=dedupe)
+    return reports

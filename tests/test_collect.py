@@ -77,3 +77,28 @@ def test_credentials_required_and_never_shown(tmp_path, monkeypatch, caplog):
         collect(tmp_path / "o.jsonl", ["51"], T0, T0 + timedelta(days=2), good)
         assert "secret" not in caplog.text and good._token not in caplog.text
     assert "secret" not in (tmp_path / "o.jsonl.state.json").read_text()
+
+
+def test_cli_collect_then_ingest_then_rejects(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    offers = [offer(i, dateCreation=f"2024-03-04T{8 + i % 8:02d}:00:00.000Z") for i in range(40)]
+    offers.append(offer(99, romeCode="Z9999", dateCreation="2024-03-04T09:00:00.000Z"))
+    out = tmp_path / "offres.jsonl"
+    with FakeFranceTravail(offers, fail_every=0) as api:
+        for k, v in {"FRANCE_TRAVAIL_CLIENT_ID": "cid", "FRANCE_TRAVAIL_CLIENT_SECRET": "secret",
+                     "FRANCE_TRAVAIL_TOKEN_URL": api.url + "/token", "FRANCE_TRAVAIL_SEARCH_URL": api.url + "/search"}.items():
+            monkeypatch.setenv(k, v)
+        res = CliRunner().invoke(app, ["collect", "-d", "51", "--since", "2024-03-04", "--until", "2024-03-04",
+                                       "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "41 offers appended to" in res.output
+    store = tmp_path / "s.duckdb"
+    res = CliRunner().invoke(app, ["ingest", str(out), "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "41 records = 40 accepted + 0 duplicates + 1 rejected" in res.output
+    res = CliRunner().invoke(app, ["rejects", "--store", str(store), "--output", str(tmp_path / "rj.csv")])
+    assert res.exit_code == 0 and "1 rejects written" in res.output
+    assert "unknown ROME code 'Z9999'" in (tmp_path / "rj.csv").read_text(encoding="utf-8")

@@ -110,7 +110,7 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the demo files.")] =
 
 @app.command()
 @boundary
-def ingest(files: Annotated[list[Path] | None, typer.Argument(help="Offer files (.jsonl[.gz], .json) or LHEO .xml, or folders.")] = None,
+def ingest(files: Annotated[list[Path] | None, typer.Argument(help="Offer files (.jsonl[.gz], .json, .csv, .parquet, .xlsx), LHEO .xml/.csv, job seekers .csv, or folders.")] = None,
            store: Annotated[Path, typer.Option(help="The DuckDB store file.")] = DEFAULT_STORE,
            config: Annotated[Path | None, typer.Option("--config", "-c", help="Ingest the files of this experiment.")] = None) -> None:
     """Ingest offers and training sessions into the store; print accepted, duplicate and rejected counts.
@@ -118,17 +118,14 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(help="Offer files 
     Example: forecast ingest data/demo/offres data/demo/formations --store data/forecast.duckdb
     """
     from forecast.pipeline import ingest_stage
-    from forecast.store import Store
+    from forecast.store import ingest_paths
 
     if config is not None:
         reports = ingest_stage(_load(config))
     else:
         if not files:
             raise ForecastError("name the files or folders to ingest, or an experiment with --config")
-        xml = [f for f in files if f.suffix.lower() == ".xml" or (f.is_dir() and any(f.rglob("*.xml")))]
-        offers = [f for f in files if f not in xml]
-        with Store(store) as st:
-            reports = (st.ingest(offers, "offers") if offers else []) + (st.ingest(xml, "sessions") if xml else [])
+        reports = ingest_paths(store, files)   # offers, LHEO sessions, job seekers: routed by content
     for r in reports:
         note = " (already ingested, unchanged)" if r.skipped else ""
         typer.echo(f"{r.source}: {r.n_input} records = {r.n_accepted} accepted + {r.n_duplicates} duplicates + {r.n_rejected} rejected{note}")
@@ -430,30 +427,27 @@ def plan(run: Annotated[Path, typer.Argument(help="A run folder (outputs/<experi
 
 @app.command()
 @boundary
-def report(run: Annotated[str, typer.Argument(help="A run folder (outputs/<experiment>/<stamp>) or an MLflow run id.")],
-           lang: Annotated[str, typer.Option(help="Language of the report: fr or en.")] = "fr",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file (default: <run folder>/report.html).")] = None,
-           store: Annotated[Path, typer.Option(help="MLflow store folder (to find a run by id).")] = Path("mlruns")) -> None:
-    """Write the self-contained HTML report of a run (French for decision makers; --lang en for English).
+def collect(departement: Annotated[list[str], typer.Option("--departement", "-d", help="Département code (repeat for several).")],
+            since: Annotated[str, typer.Option(help="First creation date (YYYY-MM-DD).")],
+            until: Annotated[str, typer.Option(help="Last creation date (YYYY-MM-DD, included).")],
+            out: Annotated[Path, typer.Option(help="JSON lines file to append to (resumable).")] = Path("data/collecte/offres.jsonl")) -> None:
+    """Collect offers from the France Travail API (credentials in FRANCE_TRAVAIL_CLIENT_ID/_SECRET) into JSON lines.
 
-    Example: forecast report outputs/reims/20261128-160011 --lang en -o rapport_en.html
+    Example: forecast collect -d 51 -d 08 --since 2024-03-04 --until 2024-03-04 --out data/collecte/offres_20240304.jsonl
     """
-    import re
+    from datetime import datetime, timedelta
 
-    from forecast.report.fmt import LANGS
-    from forecast.report.html import build_report
+    from forecast.collect import collect as run_collect
 
-    if lang not in LANGS:
-        raise ForecastError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
-    folder = Path(run)
-    if not folder.is_dir():
-        if not re.fullmatch(r"[0-9a-f]{32}", run):
-            raise ForecastError(f"{run}: no such run folder and not an MLflow run id; give outputs/<experiment>/<stamp> "
-                                "(printed by `forecast run`) or a run id from `forecast ui`")
-        from forecast.tracking import run_folder
-
-        folder = run_folder(store, run)
-    typer.echo(f"Report: {build_report(folder, lang, output)}")
+    try:
+        start, end = datetime.fromisoformat(since), datetime.fromisoformat(until) + timedelta(days=1, seconds=-1)
+    except ValueError as exc:
+        raise ForecastError(f"--since/--until: expected YYYY-MM-DD ({exc})") from None
+    rep = run_collect(out, departement, start, end)
+    typer.echo(f"{rep.offers} offers appended to {out} ({rep.parts_done} parts, {rep.parts_skipped} already done, "
+               f"{rep.calls} calls, {rep.retries} retries)")
+    for key in rep.truncated:
+        typer.echo(f"warning: {key}: more than 1,150 offers in one hour for one fiche; only 1,150 collected")
 
 
 if __name__ == "__main__":

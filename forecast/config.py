@@ -28,6 +28,10 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "offers": ((list,), []),
         "sessions": ((list,), []),
         "store": ((str,), "data/forecast.duckdb"),
+        # tabular offers (CSV/Parquet/XLSX): field -> column name, e.g. {id = "Référence", date = "Date"}
+        "offer_columns": ((dict,), {}),
+        # mark re-published ads (same fiche, département, title, within dedupe_days) as duplicates
+        "dedupe": ((bool,), True),
     },
     "scope": {
         "zones": ((list,), []),
@@ -153,6 +157,8 @@ class Experiment:
     combo_how: str = "mean"
     reconcile_method: str = "auto"
     reconcile_domains: bool = True
+    offer_columns: dict[str, str] = field(default_factory=dict)
+    dedupe: bool = True
     raw: dict[str, Any] = field(default_factory=dict)
 
     def supply_rates(self) -> Any:
@@ -293,6 +299,17 @@ def _supply_plan(path: Path, v: dict[str, dict[str, Any]]) -> tuple[dict, dict, 
     return supply, dict(pl), tuple(sorted(set(horizons)))
 
 
+def _offer_columns(path: Path, value: dict[str, Any]) -> dict[str, str]:
+    from forecast.ingest.tabular import FIELDS
+
+    for k, col in value.items():
+        if k not in FIELDS:
+            raise _err(path, f"[data.offer_columns] {k}", f"unknown field (known: {', '.join(FIELDS)})")
+        if not isinstance(col, str) or not col:
+            raise _err(path, f"[data.offer_columns] {k}", f"expected a column name, got {col!r}")
+    return dict(value)
+
+
 def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Experiment:
     from forecast import referential
     from forecast.models import available_models
@@ -385,6 +402,8 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         offers=tuple(Path(p) for p in _str_list(path, "[data] offers", v["data"]["offers"])),
         sessions=tuple(Path(p) for p in _str_list(path, "[data] sessions", v["data"]["sessions"])),
         store=Path(v["data"]["store"]),
+        offer_columns=_offer_columns(path, v["data"]["offer_columns"]),
+        dedupe=v["data"]["dedupe"],
         zones=tuple(zones),
         start=start,
         end=end,

@@ -55,7 +55,8 @@ def ingest_stage(exp: Experiment) -> list[FileReport]:
     with Store(exp.store) as store:
         if exp.offers:
             reports += store.ingest(list(exp.offers), "offers", dedupe_days=exp.dedupe_days,
-                                    dedupe_similarity=exp.dedupe_similarity)
+                                    dedupe_similarity=exp.dedupe_similarity, dedupe=exp.dedupe,
+                                    offer_columns=exp.offer_columns or None)
         if exp.sessions:
             reports += store.ingest(list(exp.sessions), "sessions")
     return reports

@@ -427,6 +427,34 @@ def plan(run: Annotated[Path, typer.Argument(help="A run folder (outputs/<experi
 
 @app.command()
 @boundary
+def report(run: Annotated[str, typer.Argument(help="A run folder (outputs/<experiment>/<stamp>) or an MLflow run id.")],
+           lang: Annotated[str, typer.Option(help="Language of the report: fr or en.")] = "fr",
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file (default: <run folder>/report.html).")] = None,
+           store: Annotated[Path, typer.Option(help="MLflow store folder (to find a run by id).")] = Path("mlruns")) -> None:
+    """Write the self-contained HTML report of a run (French for decision makers; --lang en for English).
+
+    Example: forecast report outputs/reims/20261128-160011 --lang en -o rapport_en.html
+    """
+    import re
+
+    from forecast.report.fmt import LANGS
+    from forecast.report.html import build_report
+
+    if lang not in LANGS:
+        raise ForecastError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    folder = Path(run)
+    if not folder.is_dir():
+        if not re.fullmatch(r"[0-9a-f]{32}", run):
+            raise ForecastError(f"{run}: no such run folder and not an MLflow run id; give outputs/<experiment>/<stamp> "
+                                "(printed by `forecast run`) or a run id from `forecast ui`")
+        from forecast.tracking import run_folder
+
+        folder = run_folder(store, run)
+    typer.echo(f"Report: {build_report(folder, lang, output)}")
+
+
+@app.command()
+@boundary
 def collect(departement: Annotated[list[str], typer.Option("--departement", "-d", help="Département code (repeat for several).")],
             since: Annotated[str, typer.Option(help="First creation date (YYYY-MM-DD).")],
             until: Annotated[str, typer.Option(help="Last creation date (YYYY-MM-DD, included).")],

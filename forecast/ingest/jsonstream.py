@@ -75,7 +75,8 @@ def _is_json_lines(head: bytes, key: str) -> bool:
     try:
         first = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return False
+        # a broken first line (bad encoding, cut) that is still one line: JSON lines, it is rejected
+        return line.startswith(b"{") and line.endswith(b"}")
     return isinstance(first, dict) and not isinstance(first.get(key), list)
 
 

@@ -90,7 +90,11 @@ class ResultCache:
         return self._index
 
     def __len__(self) -> int:
+        """Number of series results stored."""
         return len(self._load_index())
+
+    def __bool__(self) -> bool:  # an empty cache is still a cache
+        return True
 
     # --- lookup ----------------------------------------------------------------------------
     def lookup(self, keys: Sequence[str]) -> tuple[list[dict[str, Any]], list[int]]:

@@ -148,22 +148,31 @@ def make_executor(engine: str = "local", n_jobs: int = 1, scheduler: str | None 
 _EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("forecast_executor", default=None)
 _CACHE: contextvars.ContextVar["ResultCache | None"] = contextvars.ContextVar("forecast_cache", default=None)
 _PLAN: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("forecast_plan", default=None)
+_REFRESH: contextvars.ContextVar[int] = contextvars.ContextVar("forecast_refresh", default=1)
 
 
 @contextlib.contextmanager
-def session(executor: Executor | None = None, cache: "ResultCache | None" = None, plan: Any = None) -> Iterator[None]:
+def session(executor: Executor | None = None, cache: "ResultCache | None" = None, plan: Any = None,
+            refresh: int = 1) -> Iterator[None]:
     """Within the block, the engine runs its batches on ``executor`` (default: a local pool of
     the caller's ``n_jobs``), reads/writes finished batches in ``cache`` (default: none) and skips
-    the (series, family) pairs a work ``plan`` (:class:`forecast.screening.WorkPlan`) excludes."""
+    the (series, family) pairs a work ``plan`` (:class:`forecast.screening.WorkPlan`) excludes.
+
+    ``refresh`` (months, ``[engine] backtest_refresh``): backtest training lengths are rounded down
+    to a multiple of ``refresh``, so the backtest windows move every ``refresh`` months instead of
+    every month; with the cache, a monthly rerun then reuses the whole backtest and only refits the
+    full-history forecasts. Final fits (the whole series) are never shifted. 1 = no rounding."""
     t1 = _EXECUTOR.set(executor)
     t2 = _CACHE.set(cache)
     t3 = _PLAN.set([plan])
+    t4 = _REFRESH.set(max(1, int(refresh)))
     try:
         yield
     finally:
         _EXECUTOR.reset(t1)
         _CACHE.reset(t2)
         _PLAN.reset(t3)
+        _REFRESH.reset(t4)
 
 
 def set_plan(plan: Any) -> None:
@@ -190,6 +199,18 @@ def batch_ranges(n: int, n_workers: int) -> list[range]:
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def _anchor(lengths: list[int], n_obs: int, refresh: int) -> list[int]:
+    """Shift the backtest windows (training lengths < ``n_obs``) back together so that the latest
+    one is a multiple of ``refresh``; the full-history length is kept."""
+    windows = [n for n in lengths if n < n_obs]
+    if not windows:
+        return lengths
+    shift = max(windows) % refresh
+    if min(windows) - shift < 1:
+        return lengths
+    return sorted({n - shift if n < n_obs else n for n in lengths})
+
+
 def run_specs(
     fn: Callable[..., dict[str, Any]],
     ids: Sequence[Any],
@@ -203,6 +224,9 @@ def run_specs(
     """The engine's dispatch point: ``fn(items, specs, h)`` over every series, as
     :func:`run_batches`, except that a spec the session's work plan restricts runs only on its
     series (the result then simply has no rows for the others, like a family that was not asked)."""
+    refresh = _REFRESH.get()
+    if refresh > 1:  # anchored backtest windows (session docstring); series on one monthly grid
+        lengths = [_anchor(list(ln), len(a), refresh) for a, ln in zip(arrays, lengths)]
     box = _PLAN.get()
     plan = box[0] if box else None
     masks = [plan.mask(spec[0], list(ids)) if plan is not None else None for spec in specs]
@@ -252,6 +276,9 @@ def run_batches(
     finished batch is stored as soon as it arrives (a killed run resumes from there).
     Returns the result dicts (cached parts first, then batches in order).
     """
+    # a worker sees only what its fits may use: the longest training prefix (no look-ahead; and a
+    # new month of data leaves the backtest's cache keys unchanged)
+    arrays = [a[: max(ln)] if len(ln) else a[:0] for a, ln in zip(arrays, lengths)]
     n = len(arrays)
     cache = _CACHE.get()
     executor = _EXECUTOR.get()
@@ -305,7 +332,7 @@ def experiment_session(exp: Any) -> Iterator[dict[str, Any]]:
         cache = ResultCache(exp.cache_dir or default_cache_dir(exp.store)) if exp.cache else None
         info["engine"] = executor.describe()
         log.info("engine: %s; cache: %s", info["engine"], cache.folder if cache else "off")
-        with executor, session(executor, cache):
+        with executor, session(executor, cache, refresh=exp.backtest_refresh):
             try:
                 yield info
             finally:

@@ -96,3 +96,26 @@ def test_damaged_cache_file_is_recomputed(tmp_path: Path, caplog) -> None:
 
 def test_default_cache_dir_is_next_to_the_store(tmp_path: Path) -> None:
     assert default_cache_dir(tmp_path / "data" / "forecast.duckdb") == (tmp_path / "data" / "cache").resolve()
+
+
+def test_one_more_month_reuses_the_anchored_backtest(tmp_path: Path) -> None:
+    """With backtest_refresh = 3 the windows move every 3 months: one more month of data reuses the
+    whole backtest from the cache and refits only the full-history forecasts."""
+    full = panel(8, n=41)
+    before = full[full[S.DS] < full[S.DS].max()]  # 40 months, then one more
+    cache = ResultCache(tmp_path)
+    with session(None, cache, refresh=3):
+        cv0 = cross_validation(before, SPECS, h=4, n_windows=2)
+        fit_predict(before, SPECS, h=3)
+    cutoffs = sorted(set(cv0[S.CUTOFF]))
+    assert [(c.year, c.month) for c in cutoffs] == [(2023, 8), (2023, 12)]  # training lengths 32 and 36
+    cache2 = ResultCache(tmp_path)
+    with session(None, cache2, refresh=3):
+        cv1 = cross_validation(full, SPECS, h=4, n_windows=2)
+        assert (cache2.hits, cache2.misses) == (8, 0)
+        fc1 = fit_predict(full, SPECS, h=3)
+        assert (cache2.hits, cache2.misses) == (8, 8)
+    pdt.assert_frame_equal(cv0, cv1)
+    assert fc1[S.DS].min() == full[S.DS].max() + pd.offsets.MonthBegin(1)
+    plain = cross_validation(full, SPECS, h=4, n_windows=2)  # refresh 1: the latest windows
+    assert sorted(set(plain[S.CUTOFF]))[-1] == full[S.DS].max() - pd.offsets.MonthBegin(4)

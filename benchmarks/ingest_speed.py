@@ -41,7 +41,7 @@ me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource
 self_rss, kids_rss = me.ru_maxrss, kids.ru_maxrss
 cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 r = reports[0]
-print(json.dumps({"seconds": secs, "n_input": r.n_input, "accepted": r.n_accepted, "duplicates": r.n_duplicates,
+print("RESULT " + json.dumps({"seconds": secs, "n_input": r.n_input, "accepted": r.n_accepted, "duplicates": r.n_duplicates,
                   "rejected": r.n_rejected, "counts": counts, "skill_tags": tags,
                   "cpu_seconds": cpu, "peak_rss_main_mb": self_rss / 1024, "peak_rss_worker_mb": kids_rss / 1024}))
 """
@@ -113,7 +113,10 @@ def main() -> None:
     out = proc.stdout.read()
     if proc.returncode:
         raise SystemExit(f"ingest failed ({proc.returncode})")
-    res = json.loads(out.strip().splitlines()[-1])
+    lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
+    if not lines:
+        raise SystemExit(f"no result from the ingest child:\n{out[-2000:]}")
+    res = json.loads(lines[-1][len("RESULT "):])
     res.update({
         "command": f"{Path(sys.executable).name} benchmarks/ingest_speed.py --n {args.n} --workers {args.workers}",
         "date": datetime.now().isoformat(timespec="seconds"),

@@ -1,5 +1,6 @@
 """Stream the records of a JSON file whatever its shape: JSON lines, a JSON array, or a document
 holding an array under a key (France Travail's search response ``{"resultats": [...]}``).
+A ``.jsonl``/``.ndjson`` file is always read as JSON lines; other names are recognised by content.
 
 Plain or gzipped (detected by content, not by name). Memory is bounded by one record, not by the
 file: JSON lines are parsed line by line (orjson), arrays element by element from 1 MiB chunks.
@@ -63,10 +64,16 @@ def iter_json_records(path: Path, key: str = "resultats") -> Iterator[tuple[int,
         head, first = _first_line(fh, path)
         if not first:
             return
-        if first == "[" or (first == "{" and not _is_json_lines(head, key)):
+        if not _named_lines(path) and (first == "[" or (first == "{" and not _is_json_lines(head, key))):
             yield from _iter_document(fh, head, path, key)
         else:
             yield from _iter_lines(fh, head, path)
+
+
+def _named_lines(path: Path) -> bool:
+    """A .jsonl / .ndjson file (gzipped or not) is JSON lines whatever its first line looks like."""
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith((".jsonl", ".ndjson"))
 
 
 def _is_json_lines(head: bytes, key: str) -> bool:
@@ -75,8 +82,10 @@ def _is_json_lines(head: bytes, key: str) -> bool:
     try:
         first = orjson.loads(line)
     except orjson.JSONDecodeError:
-        # a broken first line (bad encoding, cut) that is still one line: JSON lines, it is rejected
-        return line.startswith(b"{") and line.endswith(b"}")
+        # a broken first line (bad encoding, cut) that is still one line, or a one-line file:
+        # JSON lines, and that line is rejected
+        one_line = b"\n" not in head.strip(b"\xef\xbb\xbf \t\r\n")
+        return line.startswith(b"{") and (line.endswith(b"}") or one_line)
     return isinstance(first, dict) and not isinstance(first.get(key), list)
 
 
@@ -127,7 +136,7 @@ def iter_line_chunks(path: Path, size: int, key: str = "resultats") -> Iterator[
     path = Path(path)
     fh = open_binary(path)
     head, first = _first_line(fh, path)
-    if not first or first == "[" or not _is_json_lines(head, key):
+    if not first or (not _named_lines(path) and (first == "[" or not _is_json_lines(head, key))):
         fh.close()
         return None
 

@@ -34,7 +34,7 @@ SOFTMAX_SCALE = 8.0   # turns SVM margins into a peaked 0..1 confidence
 
 def normalise_title(title: str) -> str:
     """'Aide-soignant / Aide-soignante (H/F)' -> 'aide soignant aide soignante'."""
-    t = unicodedata.normalize("NFKD", str(title).replace("œ", "oe")).encode("ascii", "ignore").decode().lower()
+    t = unicodedata.normalize("NFKD", str(title).replace("œ", "oe").replace("Œ", "OE")).encode("ascii", "ignore").decode().lower()
     t = _GENDER.sub(" ", t)
     return _NONWORD.sub(" ", t).strip()
 

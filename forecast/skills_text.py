@@ -21,6 +21,9 @@ STOPWORDS = frozenset(
     "votre vos notre nos ce cet cette ces qui que quoi dont se s y afin ainsi selon chez entre vers "
     "etc tout tous toute toutes".split()
 )
+# Kept inside multi-word labels ("Traitement du son") but never matched alone: in offers they are
+# mostly possessives or other small words ("son poste").
+AMBIGUOUS = frozenset({"son", "sons", "or", "est", "vie", "point", "site"})
 _WORD = re.compile(r"[a-z0-9]+")
 _PAREN = re.compile(r"\([^)]*\)")
 
@@ -109,7 +112,8 @@ class SkillFinder:
                 if not ws or len(ws) > max_words:
                     continue
                 if len(ws) == 1:
-                    singles.setdefault(_singular(ws[0]), []).append((str(code), label))
+                    if ws[0] not in AMBIGUOUS:
+                        singles.setdefault(_singular(ws[0]), []).append((str(code), label))
                     continue
                 st = tuple(stem(w) for w in ws)
                 pairs.setdefault(st[:2], []).append((st, ws, str(code), label))

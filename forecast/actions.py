@@ -135,12 +135,14 @@ def candidate_actions(table: pd.DataFrame, sessions: pd.DataFrame | None, ds: pd
                       rates: SupplyRates, costs: Costs, horizon: int = 24,
                       skills: pd.DataFrame | None = None) -> pd.DataFrame:
     """Candidate actions for the shortages of ``table`` (a :func:`forecast.gap.horizon_gap` frame) at
-    the planning ``horizon``; ``ds``: the forecast months (arrival months are indexes into them).
+    the planning ``horizon``, where the training offer covers the pair (``covered``); ``ds``: the
+    forecast months (arrival months are indexes into them).
     ``skills`` (a :func:`forecast.gap.skill_gap` frame): a training action lists first the skills of
     the occupation with the largest expected unmet demand in the zone."""
     hz = int(table.loc[table["horizon"] <= horizon, "horizon"].max())
     t = table[(table["horizon"] == hz) & table[S.ZONE].str.fullmatch(r"\d{4}")]
-    short = t[t["situation"] == "shortage"]
+    covered = t["covered"] if "covered" in t.columns else True
+    short = t[(t["situation"] == "shortage") & covered]       # without training data, supply is unknown
     surplus = t[t["situation"] == "surplus"]
     prof = session_profile(sessions).set_index([S.ZONE, S.ROME]) if sessions is not None else pd.DataFrame()
     h = min(hz, len(ds))

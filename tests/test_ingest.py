@@ -145,3 +145,22 @@ def test_killed_ingest_leaves_store_as_before_and_rerun_completes(tmp_path):
         assert (r.n_input, r.n_rejected) == (45_000, 900)
         assert r.n_accepted + r.n_duplicates + r.n_rejected == r.n_input
         assert st.counts()["offers"] == 1 + 45_000 - 900
+
+
+@pytest.mark.slow
+def test_parallel_parsing_gives_the_same_store(tmp_path):
+    recs = [offer(i, intitule=f"Aide-soignant {i % 37}", dateCreation=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T08:00:00Z",
+                  competences=[] if i % 5 == 0 else [{"code": "100008", "exigence": "E"}])
+            if i % 40 else "{broken" for i in range(1, 3001)]
+    p = write_jsonl(tmp_path / "o.jsonl", recs)
+    out = []
+    for workers in (1, 2):
+        with Store(tmp_path / f"s{workers}.duckdb") as st:
+            (r,) = st.ingest([p], "offers", workers=workers)
+            out.append(((r.n_input, r.n_accepted, r.n_duplicates, r.n_rejected),
+                        st.query("SELECT * EXCLUDE (source) FROM offers ORDER BY offer_id"),
+                        st.query("SELECT * FROM offer_skills ORDER BY offer_id, skill"),
+                        st.query("SELECT record, field FROM rejects ORDER BY record")))
+    assert out[0][0] == out[1][0] and out[0][0][3] == 75
+    for a, b in zip(out[0][1:], out[1][1:]):
+        assert a.equals(b)

@@ -8,7 +8,8 @@ Steps (each a library function of its own module):
    Theta) from the members' backtest forecasts, without refitting;
 3. :func:`forecast.classify_series.classify` (Syntetos-Boylan class of each series);
 4. the choice of candidate by ``metric``: ``selection="class"`` (default) gives every series of a
-   Syntetos-Boylan class the candidate that is best on average over that class
+   group (Syntetos-Boylan class x volume decade, :func:`choice_groups`) the candidate that is best
+   on average over that group
    (:func:`forecast.select.select_by_group`: pooled over many series, far less noisy than a per-series
    choice on a few windows, which loses to the combination on tourism and on the demo);
    ``selection="series"``: each series its own best (:func:`forecast.select.select_best`). Failed
@@ -138,7 +139,7 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}")
     if selection == "class":
-        chosen = select_by_group(metrics, classes.set_index(S.UID)[CLASS], metric=metric, fallback=fallback)
+        chosen = select_by_group(metrics, choice_groups(series, classes), metric=metric, fallback=fallback)
     else:
         chosen = select_best(metrics, metric=metric, fallback=fallback)
     nested = (nested_selection_score(cv, series, metric=metric, fallback=fallback) if windows >= 2
@@ -156,6 +157,16 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
             fc = fc.reset_index(drop=True)
     return StrategyResult(cv, metrics, aggregate(metrics), nested, chosen, classes, cand, fc, calib,
                           dict(timings or {}))
+
+
+def choice_groups(series: pd.DataFrame, classes: pd.DataFrame) -> pd.Series:
+    """Group of each series for the pooled choice: its Syntetos-Boylan class and its volume (decade of
+    its mean monthly value: 0 for < 9, 1 for < 99, ...), so that a few large totals are not given the
+    model that suits hundreds of small series."""
+    mean = series.groupby(S.UID)[S.Y].mean()
+    vol = np.floor(np.log10(mean.clip(lower=0) + 1)).astype(int)
+    cls = classes.set_index(S.UID)[CLASS]
+    return cls + "/v" + vol.reindex(cls.index).fillna(0).astype(int).astype(str)
 
 
 def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series) -> set[str]:

@@ -3,7 +3,7 @@
 Used when an offer has no ``romeCode``. Titles are folded (accents, case), stripped of gender
 markers ("(H/F)") and described by word 1-2-grams and character 2-5-grams (TF-IDF); a linear SVM
 over the 532 historic codes (``code_rome_parent``) is trained on every appellation plus the fiche
-labels. Inside the predicted historic code, the fiche (ROME 4.0 code) is the one of the nearest
+labels, and a second one over the ROME domains smooths its scores (``domain_weight``). Inside the predicted historic code, the fiche (ROME 4.0 code) is the one of the nearest
 appellation. Confidence is a softmax of the decision scores (0..1; compare offers, not absolutes).
 
 The fitted model takes about 30 s to train on 2 cores; :func:`title_classifier` caches it on disk
@@ -51,9 +51,10 @@ class Prediction:
 class TitleClassifier:
     """Word + character TF-IDF and a linear SVM; ``fit(titles, parents, fiches)`` then ``predict``."""
 
-    def __init__(self, C: float = 0.5, char_ngrams: tuple[int, int] = (2, 5)) -> None:
+    def __init__(self, C: float = 0.5, char_ngrams: tuple[int, int] = (2, 5), domain_weight: float = 0.2) -> None:
         self.C = C
         self.char_ngrams = char_ngrams
+        self.domain_weight = domain_weight
 
     def _features(self, titles: Sequence[str], fit: bool = False) -> sparse.csr_matrix:
         docs = [normalise_title(t) for t in titles]
@@ -75,6 +76,12 @@ class TitleClassifier:
         y = np.asarray(parents, dtype=object)
         self.svm_ = LinearSVC(C=self.C).fit(X, y)
         self.classes_ = np.asarray(self.svm_.classes_, dtype=object)
+        # Domain smoothing: a second SVM on the ROME domain (first 3 characters, ~110 classes) adds
+        # its score to every code of the domain; near misses then stay inside the right domain.
+        if self.domain_weight:
+            self.domain_svm_ = LinearSVC(C=self.C).fit(X, np.asarray([c[:3] for c in y], dtype=object))
+            pos = {d: i for i, d in enumerate(self.domain_svm_.classes_)}
+            self.domain_col_ = np.asarray([pos[c[:3]] for c in self.classes_])
         self.train_X_ = X
         self.train_parent_ = y
         self.train_fiche_ = np.asarray(fiches if fiches is not None else parents, dtype=object)
@@ -82,14 +89,21 @@ class TitleClassifier:
 
     def scores(self, titles: Sequence[str]) -> np.ndarray:
         """Decision scores (n_titles, n_classes), columns in ``classes_`` order."""
-        return self.svm_.decision_function(self._features(titles))
+        return self._scores(self._features(titles))
+
+    def _scores(self, X: sparse.csr_matrix) -> np.ndarray:
+        S = self.svm_.decision_function(X)
+        if self.domain_weight:
+            D = self.domain_svm_.decision_function(X)
+            S = S + self.domain_weight * (D if D.ndim == 2 else np.c_[-D, D])[:, self.domain_col_]
+        return S
 
     def predict_topk(self, titles: Sequence[str], k: int = 3) -> list[Prediction]:
         """The k most likely historic codes per title, with softmax confidences and the best fiche."""
         if len(titles) == 0:
             return []
         X = self._features(titles)
-        S = self.svm_.decision_function(X)
+        S = self._scores(X)
         order = np.argsort(-S, axis=1)[:, :k]
         E = np.exp(SOFTMAX_SCALE * (S - S.max(axis=1, keepdims=True)))
         P = E / E.sum(axis=1, keepdims=True)

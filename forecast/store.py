@@ -182,40 +182,34 @@ class Store:
             self.con.unregister("_rj")
 
     def _load_offers(self, path: Path, batches: Iterable[Any]) -> tuple[int, int, int]:
-        """Stage the batches, keep the last version of each id, replace earlier versions in the store."""
+        """Write each batch as it comes (inside the file's transaction): an id seen again — earlier in
+        the file or in the store — is replaced by its newer version and counted as a duplicate."""
         con = self.con
-        con.execute("CREATE OR REPLACE TEMP TABLE _new_offers AS SELECT * EXCLUDE (duplicate_of), "
-                    "0::BIGINT AS record FROM offers LIMIT 0")
-        con.execute("CREATE OR REPLACE TEMP TABLE _new_skills AS SELECT *, 0::BIGINT AS record FROM offer_skills LIMIT 0")
-        n_input = n_rejected = 0
+        n_input = n_rejected = n_dup = 0
         t0 = time.perf_counter()
         for b in batches:
             n_input += b.n_input
             n_rejected += len(b.rejects)
             self._insert_rejects(rejects_frame(b.rejects))
-            con.register("_b_offers", b.frames["offers"])
-            con.execute("INSERT INTO _new_offers SELECT offer_id, created, zone, commune, rome, rome_fiche, positions, "
-                        "source, title, description, rome_how, rome_confidence, record FROM _b_offers")
+            offers = b.frames["offers"]
+            keep = offers.drop_duplicates(S.OFFER_ID, keep="last")
+            n_dup += len(offers) - len(keep)
+            skills = b.frames["offer_skills"]
+            if len(keep) < len(offers):
+                kept = set(zip(keep[S.OFFER_ID], keep["record"]))
+                skills = skills[[k in kept for k in zip(skills[S.OFFER_ID], skills["record"])]]
+            con.register("_b_offers", keep)
+            con.register("_b_skills", skills.drop_duplicates([S.OFFER_ID, S.SKILL]))
+            n_dup += con.execute("SELECT count(*) FROM offers JOIN _b_offers USING (offer_id)").fetchone()[0]
+            con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
+            con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
+            con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
+                        "positions, source, title, description, NULL, rome_how, rome_confidence FROM _b_offers")
+            con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "
+                        "SELECT offer_id, skill, required, how, confidence FROM _b_skills")
             con.unregister("_b_offers")
-            con.register("_b_skills", b.frames["offer_skills"])
-            con.execute("INSERT INTO _new_skills SELECT offer_id, skill, required, how, confidence, record FROM _b_skills")
             con.unregister("_b_skills")
-        log.debug("%s: %d records staged in %.1f s, writing to the store", path, n_input, time.perf_counter() - t0)
-        # The same id twice within the file: the last version wins (an update); so does the file over the store.
-        con.execute("CREATE OR REPLACE TEMP TABLE _keep AS SELECT * FROM _new_offers "
-                    "QUALIFY row_number() OVER (PARTITION BY offer_id ORDER BY record DESC) = 1")
-        n_staged = con.execute("SELECT count(*) FROM _new_offers").fetchone()[0]
-        n_kept = con.execute("SELECT count(*) FROM _keep").fetchone()[0]
-        n_dup = n_staged - n_kept + con.execute("SELECT count(*) FROM offers JOIN _keep USING (offer_id)").fetchone()[0]
-        con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _keep)")
-        con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _keep)")
-        con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
-                    "positions, source, title, description, NULL, rome_how, rome_confidence FROM _keep ORDER BY record")
-        con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "
-                    "SELECT DISTINCT s.offer_id, s.skill, s.required, s.how, s.confidence FROM _new_skills s "
-                    "JOIN _keep k ON s.offer_id = k.offer_id AND s.record = k.record")
-        for t in ("_new_offers", "_new_skills", "_keep"):
-            con.execute(f"DROP TABLE {t}")
+            log.debug("%s: %d records written (%.1f s)", path, n_input, time.perf_counter() - t0)
         return n_input, n_rejected, n_dup
 
     def _load_table(self, path: Path, kind: str, batches: Iterable[Any]) -> tuple[int, int]:

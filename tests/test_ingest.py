@@ -164,3 +164,15 @@ def test_parallel_parsing_gives_the_same_store(tmp_path):
     assert out[0][0] == out[1][0] and out[0][0][3] == 75
     for a, b in zip(out[0][1:], out[1][1:]):
         assert a.equals(b)
+
+
+def test_same_id_in_a_later_file_updates(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [offer(1), offer(2)])
+    b = write_jsonl(tmp_path / "b.jsonl", [offer(2, nombrePostes=5, competences=[{"code": "100011"}]), offer(3)])
+    with Store(tmp_path / "s.duckdb") as st:
+        st.ingest([a], "offers")
+        (r,) = st.ingest([b], "offers")
+        assert (r.n_input, r.n_accepted, r.n_duplicates, r.n_rejected) == (2, 1, 1, 0)
+        o = st.query("SELECT offer_id, positions FROM offers ORDER BY 1")
+        assert o["positions"].tolist() == [1, 5, 1]
+        assert st.query("SELECT skill FROM offer_skills WHERE offer_id = 'T000002'")["skill"].tolist() == ["100011"]

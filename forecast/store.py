@@ -192,6 +192,9 @@ class Store:
             n_rejected += len(b.rejects)
             self._insert_rejects(rejects_frame(b.rejects))
             offers = b.frames["offers"]
+            if b.n_input != len(offers) + len(b.rejects):   # every record in exactly one place
+                raise ForecastError(f"{path}: {b.n_input} records read but {len(offers)} accepted + "
+                                    f"{len(b.rejects)} rejected (a reader lost records)")
             keep = offers.drop_duplicates(S.OFFER_ID, keep="last")
             n_dup += len(offers) - len(keep)
             skills = b.frames["offer_skills"]
@@ -220,6 +223,9 @@ class Store:
         self.con.execute(f"DELETE FROM {table} WHERE source = ?", [str(path)])
         n_input = n_rejected = 0
         for r in batches:
+            if r.n_input != len(r.frames[kind]) + len(r.rejects):   # every record in exactly one place
+                raise ForecastError(f"{path}: {r.n_input} records read but {len(r.frames[kind])} accepted + "
+                                    f"{len(r.rejects)} rejected (a reader lost records)")
             n_input += r.n_input
             n_rejected += r.n_rejected
             self._insert_rejects(r.rejects)

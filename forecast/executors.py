@@ -149,11 +149,12 @@ _EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("for
 _CACHE: contextvars.ContextVar["ResultCache | None"] = contextvars.ContextVar("forecast_cache", default=None)
 _PLAN: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("forecast_plan", default=None)
 _REFRESH: contextvars.ContextVar[int] = contextvars.ContextVar("forecast_refresh", default=1)
+_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("forecast_fast", default=True)
 
 
 @contextlib.contextmanager
 def session(executor: Executor | None = None, cache: "ResultCache | None" = None, plan: Any = None,
-            refresh: int = 1) -> Iterator[None]:
+            refresh: int = 1, fast: bool = True) -> Iterator[None]:
     """Within the block, the engine runs its batches on ``executor`` (default: a local pool of
     the caller's ``n_jobs``), reads/writes finished batches in ``cache`` (default: none) and skips
     the (series, family) pairs a work ``plan`` (:class:`forecast.screening.WorkPlan`) excludes.
@@ -161,11 +162,14 @@ def session(executor: Executor | None = None, cache: "ResultCache | None" = None
     ``refresh`` (months, ``[engine] backtest_refresh``): backtest training lengths are rounded down
     to a multiple of ``refresh``, so the backtest windows move every ``refresh`` months instead of
     every month; with the cache, a monthly rerun then reuses the whole backtest and only refits the
-    full-history forecasts. Final fits (the whole series) are never shifted. 1 = no rounding."""
+    full-history forecasts. Final fits (the whole series) are never shifted. 1 = no rounding.
+
+    ``fast``: the cheap families run vectorised (:mod:`forecast.fastpath`, same forecasts)."""
     t1 = _EXECUTOR.set(executor)
     t2 = _CACHE.set(cache)
     t3 = _PLAN.set([plan])
     t4 = _REFRESH.set(max(1, int(refresh)))
+    t5 = _FAST.set(bool(fast))
     try:
         yield
     finally:
@@ -173,6 +177,7 @@ def session(executor: Executor | None = None, cache: "ResultCache | None" = None
         _CACHE.reset(t2)
         _PLAN.reset(t3)
         _REFRESH.reset(t4)
+        _FAST.reset(t5)
 
 
 def set_plan(plan: Any) -> None:
@@ -222,30 +227,41 @@ def run_specs(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """The engine's dispatch point: ``fn(items, specs, h)`` over every series, as
-    :func:`run_batches`, except that a spec the session's work plan restricts runs only on its
-    series (the result then simply has no rows for the others, like a family that was not asked)."""
+    :func:`run_batches`, except that
+
+    - specs of the cheap families run vectorised (:func:`forecast.fastpath.fit_batch`, same
+      results) unless the session says ``fast=False``;
+    - a spec the session's work plan restricts runs only on its series (the result then simply
+      has no rows for the others, like a family that was not asked);
+    - with ``refresh`` > 1 the backtest windows are anchored (:func:`session`).
+    """
+    from forecast import fastpath
+
     refresh = _REFRESH.get()
     if refresh > 1:  # anchored backtest windows (session docstring); series on one monthly grid
         lengths = [_anchor(list(ln), len(a), refresh) for a, ln in zip(arrays, lengths)]
     box = _PLAN.get()
     plan = box[0] if box else None
     masks = [plan.mask(spec[0], list(ids)) if plan is not None else None for spec in specs]
-    if all(m is None for m in masks):
-        return run_batches(fn, arrays, lengths, (specs, h), n_jobs, progress)
+    fast = [_FAST.get() and fastpath.supports(spec[1], spec[2]) for spec in specs]
     n = len(arrays)
-    groups: list[tuple[list[int], np.ndarray]] = []
-    free = [j for j, m in enumerate(masks) if m is None]
-    if free:
-        groups.append((free, np.arange(n)))
-    groups += [([j], np.flatnonzero(m)) for j, m in enumerate(masks) if m is not None]
-    total = sum(len(sel) * len(js) for js, sel in groups)
+    groups: dict[tuple[bool, int], list[int]] = {}
+    for j in range(len(specs)):
+        groups.setdefault((fast[j], -1 if masks[j] is None else j), []).append(j)
+    if list(groups) == [(False, -1)]:
+        return run_batches(fn, arrays, lengths, (specs, h), n_jobs, progress)
+    plan_groups = []
+    for (is_fast, restricted), js in sorted(groups.items()):
+        sel = np.arange(n) if restricted < 0 else np.flatnonzero(masks[restricted])
+        plan_groups.append((fastpath.fit_batch if is_fast else fn, js, sel))
+    total = sum(len(sel) * len(js) for _, js, sel in plan_groups)
     out: list[dict[str, Any]] = []
     offset = 0
-    for js, sel in groups:
+    for work, js, sel in plan_groups:
         if len(sel) == 0:
             continue
         tick = (lambda d, t, o=offset, w=len(js): progress(o + d * w, total)) if progress else None
-        parts = run_batches(fn, [arrays[i] for i in sel], [lengths[i] for i in sel], ([specs[j] for j in js], h),
+        parts = run_batches(work, [arrays[i] for i in sel], [lengths[i] for i in sel], ([specs[j] for j in js], h),
                             n_jobs, tick)
         spec_map = np.asarray(js)
         for r in parts:

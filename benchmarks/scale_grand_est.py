@@ -1,0 +1,145 @@
+"""Benchmarks 1 and 4: the whole Grand Est through `forecast run`, then a rerun after one more month.
+
+1. Full run: the 27 zones d'emploi, >= 10,000 bottom series (2,757 occupation x zone + 8,100
+   skill x zone series of the demo data), every default family, 3 backtest windows + final fit,
+   selection, calibration, reconciliation, supply, gap, plan, MLflow logging: the real CLI in a
+   subprocess on a fresh store and a cold cache. Wall time (target <= 15 min) and peak memory of
+   the whole process tree, sampled every 0.2 s (target < 4 GB).
+4. Rerun: the month after is added as a new offers file (ingested incrementally), the same command
+   again with the warm cache (target <= 20 % of the full run).
+
+The demo offers are split by creation month into "everything before the last month" and "the last
+month" (files under the work folder); ``[engine] backtest_refresh`` is ``--refresh`` months.
+
+    .venv/bin/python benchmarks/scale_grand_est.py
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scale_common import ROOT, WORK, machine, record  # noqa: E402
+
+TOML = """[experiment]
+name = "ge_scale"
+description = "Grand Est scale benchmark (benchmarks/scale_grand_est.py)"
+[data]
+offers = {offers}
+sessions = ["{root}/data/demo/formations"]
+store = "{work}/store.duckdb"
+[scope]
+region = "44"
+start = "2019-01"
+[series]
+min_total = 12
+top_skills = 300
+[output]
+dir = "{work}/outputs"
+[engine]
+cache_dir = "{work}/cache"
+backtest_refresh = {refresh}
+screen_sample = {sample}
+"""
+
+
+def split_offers(work: Path) -> tuple[Path, Path, str]:
+    """Demo offers -> (before the last month, the last month, that month as YYYY-MM)."""
+    src = sorted((ROOT / "data" / "demo" / "offres").glob("*.jsonl*"))
+    if not src:
+        sys.exit("benchmarks need the demo data: .venv/bin/forecast demo --out data/demo")
+    lines = []
+    for f in src:
+        opener = gzip.open if f.suffix == ".gz" else open
+        with opener(f, "rt", encoding="utf-8") as fh:
+            lines += [ln for ln in fh if ln.strip()]
+    pattern = re.compile(r'"dateCreation"\s*:\s*"(\d{4}-\d{2})')
+    month = [m.group(1) if (m := pattern.search(ln)) else "" for ln in lines]
+    last = max(month)
+    old, new = work / "offers_before.jsonl.gz", work / f"offers_{last}.jsonl.gz"
+    with gzip.open(old, "wt", encoding="utf-8") as a, gzip.open(new, "wt", encoding="utf-8") as b:
+        for ln, m in zip(lines, month):
+            (b if m == last else a).write(ln)
+    return old, new, last
+
+
+def run_cli(exp: Path, mlruns: Path) -> dict:
+    """`forecast run EXP --json` in a subprocess; wall time and peak RSS of the process tree."""
+    import psutil
+
+    cmd = [str(ROOT / ".venv" / "bin" / "forecast"), "run", str(exp), "--store", str(mlruns), "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"forecast run failed ({proc.returncode}):\n{err[-3000:]}")
+    summary = json.loads(out[out.index("{"):])
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak / 2**20), "summary": summary,
+            "cache_log": [ln for ln in err.splitlines() if "cache:" in ln or "screening:" in ln][-3:]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--refresh", type=int, default=3, help="[engine] backtest_refresh (months)")
+    ap.add_argument("--screen-sample", type=int, default=200)
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+
+    work = WORK / "grand_est_run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    old, new, last = split_offers(work)
+    exp = work / "ge_scale.toml"
+    load_start = machine()["load_1_5_15"]
+
+    def write(files: list[Path]) -> None:
+        exp.write_text(TOML.format(offers=json.dumps([str(f) for f in files]), root=ROOT, work=work,
+                                   refresh=args.refresh, sample=args.screen_sample), encoding="utf-8")
+
+    write([old])
+    full = run_cli(exp, work / "mlruns")
+    print("full run", full["seconds"], "s", full["peak_rss_mb"], "MB", flush=True)
+    write([old, new])
+    rerun = run_cli(exp, work / "mlruns")
+    print("rerun", rerun["seconds"], "s", flush=True)
+
+    def brief(r: dict) -> dict:
+        s = r["summary"]
+        return {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "data_end": s.get("end"),
+                "series": s.get("series"), "modelled_series": s.get("modelled_series"),
+                "timings_s": s.get("timings_s"), "log": r["cache_log"]}
+
+    ratio = rerun["seconds"] / full["seconds"]
+    result = {
+        "full_run": brief(full), "rerun_after_one_month": brief(rerun), "added_month": last,
+        "rerun_ratio": round(ratio, 3),
+        "target_full_run_15min_met": full["seconds"] <= 900, "target_memory_4GB_met": full["peak_rss_mb"] < 4096,
+        "target_rerun_20pct_met": ratio <= 0.20,
+        "settings": {"backtest_refresh": args.refresh, "screen_sample": args.screen_sample},
+        "load_at_start": load_start,
+    }
+    print(json.dumps(result, indent=1, default=str))
+    if not args.no_record:
+        record("scale_grand_est", ".venv/bin/python benchmarks/scale_grand_est.py", result)
+
+
+if __name__ == "__main__":
+    main()

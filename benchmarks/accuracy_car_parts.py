@@ -67,7 +67,8 @@ def main() -> None:
     h = 12
     fams = a.families.split(",")
     t0 = time.perf_counter()
-    if a.cache and Path(a.cache).exists():
+    cached = bool(a.cache and Path(a.cache).exists())
+    if cached:
         cv, cand, timings = pickle.loads(Path(a.cache).read_bytes())
     else:
         cv, cand, timings = fit_candidates(train, fams, h, h, a.windows, a.step, params=PARAMS,
@@ -107,7 +108,10 @@ def main() -> None:
             f"- backtest: {a.windows} windows of {h} months, step {a.step}, on the 39 training months; "
             f"selection by {a.metric}\n- series classes (Syntetos-Boylan): {classes}\n"
             f"- selection counts: {res.selection[S.MODEL].value_counts().to_dict()}\n"
-            f"- time column: backtest time per family; for the selection the whole run ({total:.0f} s)\n\n"
+            + ("- the families' backtests and fits were loaded from the --cache file written by the first run of "
+               "this command (their times are that run's); the combination, choice and calibration ran now\n"
+               if cached else "")
+            + f"- time column: backtest time per family; for the selection the whole run ({total:.0f} s)\n\n"
             + md_table(table) + "\n\nReferences on this split (RMSSE): "
             + ", ".join(f"{k} {v}" for k, v in REFERENCES.items())
             + f"\n\nTarget RMSSE < 0.674 and SQL below TSB and all-zero: **{'met' if met else 'NOT met'}**\n")

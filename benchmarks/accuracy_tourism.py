@@ -61,7 +61,8 @@ def main() -> None:
     h = int(test.groupby(S.UID).size().max())
     fams = a.families.split(",")
     t0 = time.perf_counter()
-    if a.cache and Path(a.cache).exists():
+    cached = bool(a.cache and Path(a.cache).exists())
+    if cached:
         cv, cand, timings = pickle.loads(Path(a.cache).read_bytes())
     else:
         cv, cand, timings = fit_candidates(train, fams, h, h, a.windows, 12, n_jobs=os.cpu_count() or 1)
@@ -100,7 +101,10 @@ def main() -> None:
             "selection calibrated per horizon step (split conformal on backtest residuals)\n"
             "- point forecast scored: the median (q0.5), as MAPE and MASE are absolute errors; with the mean "
             f"(bias-corrected log-scale models) the selection scores MAPE {mape_m:.2f}, MASE {mase_m:.3f}\n"
-            f"- time column: backtest time of each family; for the selection, the whole run ({total:.0f} s)\n"
+            + ("- the families' backtests and fits were loaded from the --cache file written by the first run of "
+               "this command (their times are that run's); the combination, choice and calibration ran now\n"
+               if cached else "")
+            + f"- time column: backtest time of each family; for the selection, the whole run ({total:.0f} s)\n"
             f"- selection counts: {counts}\n\n"
             + md_table(table) + "\n\nPublished (Athanasopoulos et al. 2011):\n\n"
             + md_table(pub, ".2f")

@@ -41,6 +41,8 @@ def supports(family: str, params: dict[str, Any]) -> bool:
         return set(p) <= {"season_length", "alpha"}
     if family == "tsb":
         return set(p) <= {"season_length", "alpha", "alpha_p"}
+    if family == "theta":
+        return set(p) <= {"season_length"}
     return False
 
 
@@ -189,6 +191,168 @@ def ses(Y: np.ndarray, h: int, alpha: float = 0.1, **_: Any) -> tuple[np.ndarray
     return _post(mean, count_quantiles(rate, phi, h, 1e-9))
 
 
+def _ses_levels(X: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Row-wise SES levels with per-row alpha, initialised as :func:`forecast.models.theta.ses`."""
+    n, T = X.shape
+    a = alpha
+    out = np.empty((n, T))
+    level = a * X[:, 0] + (1.0 - a) * X[:, 0]
+    out[:, 0] = level
+    for t in range(1, T):
+        level = a * X[:, t] + (1.0 - a) * level
+        out[:, t] = level
+    return out
+
+
+def _sse(X: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    lv = _ses_levels(X, alpha)
+    return np.sum((X[:, 1:] - lv[:, :-1]) ** 2, axis=1)
+
+
+def _bounded_min(X: np.ndarray, lo: float, hi: float, xatol: float, maxfun: int = 500) -> np.ndarray:
+    """scipy's bounded Brent minimiser (``minimize_scalar(method="bounded")``), step for step, for
+    every row of X at once (rows stop when their own tolerance is met)."""
+    n = X.shape[0]
+    sqrt_eps = np.sqrt(2.2e-16)
+    golden_mean = 0.5 * (3.0 - np.sqrt(5.0))
+    a, b = np.full(n, lo), np.full(n, hi)
+    fulc = a + golden_mean * (b - a)
+    nfc, xf = fulc.copy(), fulc.copy()
+    rat, e = np.zeros(n), np.zeros(n)
+    fx = _sse(X, xf)
+    num = 1
+    ffulc, fnfc = fx.copy(), fx.copy()
+    xm = 0.5 * (a + b)
+    tol1 = sqrt_eps * np.abs(xf) + xatol / 3.0
+    tol2 = 2.0 * tol1
+    active = np.abs(xf - xm) > (tol2 - 0.5 * (b - a))
+    while active.any() and num < maxfun:
+        golden = np.ones(n, dtype=bool)
+        para = np.abs(e) > tol1
+        r = (xf - nfc) * (fx - ffulc)
+        q = (xf - fulc) * (fx - fnfc)
+        p = (xf - fulc) * q - (xf - nfc) * r
+        q = 2.0 * (q - r)
+        p = np.where(q > 0.0, -p, p)
+        q = np.abs(q)
+        r_old = e
+        e = np.where(para, rat, e)
+        ok = para & (np.abs(p) < np.abs(0.5 * q * r_old)) & (p > q * (a - xf)) & (p < q * (b - xf))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rat_p = (p + 0.0) / q
+        x_p = xf + rat_p
+        edge = ((x_p - a) < tol2) | ((b - x_p) < tol2)
+        si = np.sign(xm - xf) + ((xm - xf) == 0)
+        rat = np.where(ok, np.where(edge, tol1 * si, rat_p), rat)
+        golden = ~ok
+        e = np.where(golden, np.where(xf >= xm, a - xf, b - xf), e)
+        rat = np.where(golden, golden_mean * e, rat)
+        si = np.sign(rat) + (rat == 0)
+        x = xf + si * np.maximum(np.abs(rat), tol1)
+        fu = _sse(X, np.where(active, x, xf))
+        num += 1
+        better = fu <= fx
+        # accepted point
+        a_n = np.where(better, np.where(x >= xf, xf, a), np.where(x < xf, x, a))
+        b_n = np.where(better, np.where(x >= xf, b, xf), np.where(x < xf, b, x))
+        c1 = ~better & ((fu <= fnfc) | (nfc == xf))
+        c2 = ~better & ~c1 & ((fu <= ffulc) | (fulc == xf) | (fulc == nfc))
+        fulc_n = np.where(better | c1, nfc, np.where(c2, x, fulc))
+        ffulc_n = np.where(better | c1, fnfc, np.where(c2, fu, ffulc))
+        nfc_n = np.where(better, xf, np.where(c1, x, nfc))
+        fnfc_n = np.where(better, fx, np.where(c1, fu, fnfc))
+        xf_n = np.where(better, x, xf)
+        fx_n = np.where(better, fu, fx)
+        upd = active
+        a, b = np.where(upd, a_n, a), np.where(upd, b_n, b)
+        fulc, ffulc = np.where(upd, fulc_n, fulc), np.where(upd, ffulc_n, ffulc)
+        nfc, fnfc = np.where(upd, nfc_n, nfc), np.where(upd, fnfc_n, fnfc)
+        xf, fx = np.where(upd, xf_n, xf), np.where(upd, fx_n, fx)
+        xm = 0.5 * (a + b)
+        tol1 = sqrt_eps * np.abs(xf) + xatol / 3.0
+        tol2 = 2.0 * tol1
+        active = upd & (np.abs(xf - xm) > (tol2 - 0.5 * (b - a)))
+    return xf
+
+
+def _seasonal_indices(Y: np.ndarray, m: int, mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise :func:`forecast.models.theta.seasonal_indices`: (indices (n, m), found (n,))."""
+    n, T = Y.shape
+    found = np.zeros(n, dtype=bool)
+    idx = np.zeros((n, m))
+    if m < 2 or T < 3 * m:
+        return idx, found
+    x = Y - Y.mean(axis=1, keepdims=True)
+    den = np.sum(x * x, axis=1)
+    r = np.zeros((n, m + 1))
+    r[:, 0] = 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(1, m + 1):
+            r[:, k] = np.where(den == 0, 0.0, np.sum(x[:, k:] * x[:, :-k], axis=1) / den)
+    r[den == 0, 0] = 0.0
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[:, 1:m] ** 2, axis=1)) / T)
+    seasonal = np.abs(r[:, m]) > limit
+    w = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    L = T - len(w) + 1
+    trend = np.zeros((n, L))
+    for j, wj in enumerate(w[::-1]):  # np.convolve(y, w, "valid")
+        trend += wj * Y[:, j: j + L]
+    off = (len(w) - 1) // 2
+    seg = Y[:, off: off + L]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        detr = np.where(mult[:, None], seg / trend, seg - trend)
+    phase = (np.arange(L) + off) % m
+    ind = np.stack([detr[:, phase == p].mean(axis=1) for p in range(m)], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok_mult = np.all(np.isfinite(ind), axis=1) & np.all(ind > 0, axis=1)
+        ind_m = ind / ind.mean(axis=1, keepdims=True)
+    ind_a = ind - ind.mean(axis=1, keepdims=True)
+    found = seasonal & np.where(mult, ok_mult, True)
+    idx = np.where(found[:, None], np.where(mult[:, None], ind_m, ind_a), 0.0)
+    return idx, found
+
+
+def theta(Y: np.ndarray, h: int, season_length: int = 12, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+    """As :class:`forecast.models.theta.Theta` (alpha by the same bounded Brent search)."""
+    n, T = Y.shape
+    m = int(season_length)
+    const = np.ptp(Y, axis=1) == 0
+    mult = np.all(Y > 0, axis=1)
+    sidx, found = _seasonal_indices(Y, m, mult)
+    phase_t = np.arange(T) % m
+    X = np.where(found[:, None], np.where(mult[:, None], Y / np.where(found[:, None], sidx[:, phase_t], 1.0),
+                                          Y - sidx[:, phase_t]), Y)
+    k = np.arange(1, h + 1)
+    if T < 4:
+        level = X.mean(axis=1)
+        sigma = X.std(axis=1, ddof=1) if T > 1 else np.sqrt(X[:, 0] + 1)
+        mu = np.repeat(level[:, None], h, axis=1)
+        sd = np.repeat(sigma[:, None], h, axis=1)
+    else:
+        alpha = _bounded_min(X, 0.01, 0.99, 1e-4)
+        lv = _ses_levels(X, alpha)
+        level = lv[:, -1]
+        t = np.arange(T, dtype=float)
+        tc = t - t.mean()
+        slope = (X - X.mean(axis=1, keepdims=True)) @ tc / np.dot(tc, tc)
+        resid = X[:, 1:] - lv[:, :-1]
+        sigma = np.sqrt(np.mean(resid**2, axis=1))
+        a = alpha[:, None]
+        mu = level[:, None] + 0.5 * slope[:, None] * ((k - 1)[None, :] + 1 / a - (1 - a) ** T / a)
+        sd = sigma[:, None] * np.sqrt(1 + (k - 1)[None, :] * a**2)
+    q = mu[:, None, :] + _z()[None, :, None] * np.maximum(sd, 0.0)[:, None, :]
+    if m >= 1:
+        s = sidx[:, (T + k - 1) % m] if m > 0 else np.zeros((n, h))
+        fm = (found & mult)[:, None]
+        fa = (found & ~mult)[:, None]
+        mu = np.where(fm, mu * s, np.where(fa, mu + s, mu))
+        q = np.where(fm[:, :, None], q * s[:, None, :], np.where(fa[:, :, None], q + s[:, None, :], q))
+    c = Y[:, 0]
+    mu = np.where(const[:, None], c[:, None], mu)
+    q = np.where(const[:, None, None], c[:, None, None], q)
+    return _post(mu, q)
+
+
 def fit_many(family: str, params: dict[str, Any], Y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised fit + predict of ``family`` on the rows of Y (n, T): mean (n, h), q (n, levels, h)."""
     if family == "seasonal_naive":
@@ -199,6 +363,8 @@ def fit_many(family: str, params: dict[str, Any], Y: np.ndarray, h: int) -> tupl
         return tsb(Y, h, **params)
     if family == "ses":
         return ses(Y, h, **params)
+    if family == "theta":
+        return theta(Y, h, **params)
     raise ValueError(f"no vectorised implementation of {family!r}")
 
 

@@ -29,11 +29,11 @@ def rows(seed: int, n: int, T: int) -> np.ndarray:
 
 
 CASES = [("seasonal_naive", {}), ("sba", {}), ("croston", {"alpha": 0.2}), ("tsb", {"alpha": 0.15, "alpha_p": 0.05}),
-         ("ses", {}), ("seasonal_naive", {"season_length": 4})]
+         ("ses", {}), ("seasonal_naive", {"season_length": 4}), ("theta", {}), ("theta", {"season_length": 4})]
 
 
 @pytest.mark.parametrize("family,params", CASES)
-@pytest.mark.parametrize("T", [1, 2, 5, 13, 40])
+@pytest.mark.parametrize("T", [1, 2, 5, 13, 40, 84])
 def test_same_forecasts_as_the_model_classes(family: str, params: dict, T: int) -> None:
     Y = rows(T, 60, T)
     h = 7
@@ -47,14 +47,14 @@ def test_same_forecasts_as_the_model_classes(family: str, params: dict, T: int) 
 def test_supports_only_default_forms() -> None:
     assert supports("sba", {}) and supports("seasonal_naive", {"season_length": 12})
     assert not supports("seasonal_naive", {"interval": "empirical"})
-    assert not supports("arima", {}) and not supports("theta", {})
+    assert supports("theta", {}) and not supports("arima", {}) and not supports("ets", {})
 
 
 def test_engine_uses_the_fast_path_with_identical_frames() -> None:
-    Y = rows(3, 30, 40)
+    Y = rows(3, 10, 40)
     frame = pd.concat([pd.DataFrame({S.UID: f"s{i:02d}", S.DS: pd.date_range("2021-01-01", periods=40, freq="MS"),
                                      S.Y: y}) for i, y in enumerate(Y)], ignore_index=True)
-    specs = {"seasonal_naive": {}, "sba": {}, "tsb": {}, "theta": {}}
+    specs = {"seasonal_naive": {}, "sba": {}, "tsb": {}, "theta": {}, "ets": {}}
     with session(fast=True):
         fast_cv = cross_validation(frame, specs, h=6, n_windows=2)
         fast_fc = fit_predict(frame, specs, h=6)

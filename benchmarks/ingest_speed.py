@@ -113,7 +113,7 @@ def main() -> None:
     out = proc.stdout.read()
     if proc.returncode:
         raise SystemExit(f"ingest failed ({proc.returncode})")
-    lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
+    lines = [x[x.index("RESULT "):] for x in out.splitlines() if "RESULT " in x]
     if not lines:
         raise SystemExit(f"no result from the ingest child:\n{out[-2000:]}")
     res = json.loads(lines[-1][len("RESULT "):])

@@ -59,9 +59,13 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
     for i in idx:
         if gap_prev[i] > window:
             originals = [int(i)]
+            cache.clear()   # a new key group: the word sets of the previous one are no longer needed
             continue
-        # drop originals that fell out of the window
-        originals = [j for j in originals if (created[i] - created[j]).astype(float) / 86400.0 <= window]
+        # drop originals that fell out of the window (and their word sets)
+        kept = [j for j in originals if (created[i] - created[j]).astype(float) / 86400.0 <= window]
+        for j in set(originals) - set(kept):
+            cache.pop(j, None)
+        originals = kept
         si = cache.setdefault(int(i), shingles(desc[i]))
         match = None
         for j in reversed(originals[-max_compare:]):
@@ -75,6 +79,7 @@ def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0
         if match is None:
             originals.append(int(i))
         else:
+            cache.pop(int(i), None)
             result[ids[i]] = ids[match]
     return pd.Series(result, dtype=object)
 

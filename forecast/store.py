@@ -29,11 +29,11 @@ from forecast.ingest.common import rejects_frame
 
 log = logging.getLogger(__name__)
 PARALLEL_BYTES = 20 << 20
-MEMORY_LIMIT = os.environ.get("FORECAST_DUCKDB_MEMORY", "1GB")
+MEMORY_LIMIT = os.environ.get("FORECAST_DUCKDB_MEMORY", "512MB")
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS offers (
-    offer_id VARCHAR PRIMARY KEY, created TIMESTAMP, zone VARCHAR, commune VARCHAR, rome VARCHAR,
+    offer_id VARCHAR, created TIMESTAMP, zone VARCHAR, commune VARCHAR, rome VARCHAR,
     rome_fiche VARCHAR, positions BIGINT, source VARCHAR, title VARCHAR, description VARCHAR,
     duplicate_of VARCHAR);
 ALTER TABLE offers ADD COLUMN IF NOT EXISTS rome_how VARCHAR DEFAULT 'given';
@@ -90,6 +90,7 @@ class Store:
             raise ForecastError(f"{self.path}: cannot open the store ({exc}); is another run using it?") from None
         # DuckDB would otherwise cache up to 80% of the machine's memory: bound it (spills to disk).
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET enable_progress_bar = false")   # it would print to stdout
         if not read_only:
             self.con.execute(_DDL)
 
@@ -203,9 +204,11 @@ class Store:
                 skills = skills[[k in kept for k in zip(skills[S.OFFER_ID], skills["record"])]]
             con.register("_b_offers", keep)
             con.register("_b_skills", skills.drop_duplicates([S.OFFER_ID, S.SKILL]))
-            n_dup += con.execute("SELECT count(*) FROM offers JOIN _b_offers USING (offer_id)").fetchone()[0]
-            con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
-            con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
+            seen = con.execute("SELECT count(*) FROM offers JOIN _b_offers USING (offer_id)").fetchone()[0]
+            if seen:   # deletes only when needed: pure appends let DuckDB write row groups out early
+                n_dup += seen
+                con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
+                con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
             con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
                         "positions, source, title, description, NULL, rome_how, rome_confidence FROM _b_offers")
             con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "

@@ -125,3 +125,43 @@ def _count_batch(items: list, factor: float) -> dict:
     sid = np.array([i for i, _, _ in items], dtype=int)
     mean = np.array([factor * float(y.sum()) for _, y, _ in items])
     return {"sid": sid, "mean": mean, "errors": []}
+
+
+def _exp(tmp_path, engine_section: str = ""):
+    from forecast.config import load_experiment
+
+    p = tmp_path / "e.toml"
+    p.write_text(f'[experiment]\nname = "x"\n[data]\nstore = "{tmp_path / "s.duckdb"}"\n[scope]\nzones = ["4413"]\n'
+                 f'[output]\ndir = "{tmp_path / "out"}"\n{engine_section}', encoding="utf-8")
+    return load_experiment(p)
+
+
+def test_engine_section_is_validated(tmp_path) -> None:
+    exp = _exp(tmp_path, '[engine]\ncache = false\nbacktest_refresh = 3\nlock_wait = -1\n')
+    assert (exp.engine, exp.cache, exp.backtest_refresh, exp.lock_wait, exp.screen_sample) == ("local", False, 3, None, 200)
+    with pytest.raises(ConfigError, match=r"e\.toml: \[engine\] engine: unknown engine 'spark'"):
+        _exp(tmp_path, '[engine]\nengine = "spark"\n')
+    with pytest.raises(ConfigError, match=r"\[engine\] scheduler: the dask engine needs a scheduler address"):
+        _exp(tmp_path, '[engine]\nengine = "dask"\n')
+
+
+def test_command_line_overrides_and_resume(tmp_path) -> None:
+    from forecast.executors import with_engine_options
+
+    exp = _exp(tmp_path)
+    e2, run_dir = with_engine_options(exp, scheduler="tcp://127.0.0.1:8786", cache=False, wait=-1)
+    assert (e2.engine, e2.scheduler, e2.cache, e2.lock_wait, run_dir) == ("dask", "tcp://127.0.0.1:8786", False, None, None)
+    with pytest.raises(ConfigError, match="--engine dask needs --scheduler"):
+        with_engine_options(exp, engine="dask")
+    with pytest.raises(ConfigError, match="no interrupted run of 'x'"):
+        with_engine_options(exp, resume=True)
+    done, broken = tmp_path / "out" / "x" / "20260101-000000", tmp_path / "out" / "x" / "20260102-000000"
+    done.mkdir(parents=True)
+    (done / "summary.json").write_text("{}")
+    broken.mkdir()
+    assert with_engine_options(exp, resume=True)[1] == broken
+    (broken / "summary.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no interrupted run"):
+        with_engine_options(exp, resume=True)
+    with pytest.raises(ConfigError, match="--resume needs the results cache"):
+        with_engine_options(exp, cache=False, resume=True)

@@ -1,7 +1,7 @@
 """One run at a time per store and per output folder: advisory file locks (``fcntl.flock``).
 
 A run takes ``<store>.lock`` (guards the DuckDB file and the results cache next to it) and
-``<output dir>/<experiment>/.lock``. A second run against the same store either waits for the
+``<output dir>/.<experiment>.lock``. A second run against the same store either waits for the
 first one (``wait`` seconds, ``None`` = forever: the runs queue) or fails at once with a
 :class:`LockBusy` error naming the holder (pid, host, start time, command). The kernel releases the
 locks when the holding process ends, even if it is killed: a crashed run never leaves a stale lock.
@@ -103,5 +103,5 @@ def run_lock(paths: Sequence[str | Path], wait: float | None = 0.0) -> Iterator[
 def experiment_lock(exp: object, wait: float | None = 0.0) -> contextlib.AbstractContextManager[list[Path]]:
     """The locks of one experiment run: its store and its output folder."""
     store = Path(getattr(exp, "store"))
-    out = Path(getattr(exp, "output_dir")) / str(getattr(exp, "name")) / ".lock"
+    out = Path(getattr(exp, "output_dir")) / f".{getattr(exp, 'name')}.lock"  # outside the run folders
     return run_lock([lock_path_of_store(store), out], wait=wait)

@@ -82,12 +82,18 @@ def test_progress_reports_every_series() -> None:
 def dask_cluster():
     """A real scheduler and two worker processes on 127.0.0.1, stopped at the end."""
     distributed = pytest.importorskip("distributed")
+    import logging
+
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its threads log after pytest closed the captured streams
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                                        dashboard_address=None, silence_logs=40)
     try:
         yield cluster
     finally:
         cluster.close()
+        quiet.setLevel(level)
 
 
 def test_dask_results_identical_to_local_engine(dask_cluster) -> None:

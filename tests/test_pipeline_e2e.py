@@ -44,7 +44,7 @@ n_jobs = 2
     store = tmp / "mlruns"
     res = CliRunner().invoke(app, ["run", str(exp), "--store", str(store)])
     assert res.exit_code == 0, res.output + res.stderr + repr(res.exception)
-    run_dir = next((tmp / "outputs" / "pilot").iterdir())
+    run_dir = next(p for p in (tmp / "outputs" / "pilot").iterdir() if p.is_dir())
     return res, store, run_dir
 
 

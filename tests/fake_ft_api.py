@@ -34,6 +34,7 @@ class FakeFranceTravail:
         self.calls: list[tuple[int, dict[str, str]]] = []
         self.violations: list[str] = []
         self.n_429 = self.n_503 = self.n_401 = 0
+        self.served = 0
         self._times: list[float] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -74,7 +75,12 @@ class FakeFranceTravail:
         if too_fast:
             self.n_429 += 1
             return 429, {"Retry-After": "1"}, {"message": "rate limit"}
-        if self.dead_after is not None and n > self.dead_after or (self.fail_every and n % self.fail_every == 0):
+        # Only calls that got past the token and rate checks count towards failures, so the
+        # scenario does not depend on how fast this machine runs the client.
+        with self._lock:
+            self.served += 1
+            k = self.served
+        if self.dead_after is not None and k > self.dead_after or (self.fail_every and k % self.fail_every == 0):
             self.n_503 += 1
             return 503, {}, {"message": "unavailable"}
         try:

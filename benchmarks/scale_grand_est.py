@@ -37,7 +37,7 @@ offers = {offers}
 sessions = ["{root}/data/demo/formations"]
 store = "{work}/store.duckdb"
 [scope]
-region = "44"
+{scope}
 start = "2019-01"
 [series]
 min_total = 12
@@ -100,6 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--refresh", type=int, default=3, help="[engine] backtest_refresh (months)")
     ap.add_argument("--screen-sample", type=int, default=200)
+    ap.add_argument("--zone", action="append", help="only these zones (a quick check), default: region 44")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
@@ -112,7 +113,9 @@ def main() -> None:
 
     def write(files: list[Path]) -> None:
         exp.write_text(TOML.format(offers=json.dumps([str(f) for f in files]), root=ROOT, work=work,
-                                   refresh=args.refresh, sample=args.screen_sample), encoding="utf-8")
+                                   refresh=args.refresh, sample=args.screen_sample,
+                                   scope=f"zones = {json.dumps(args.zone)}" if args.zone else 'region = "44"'),
+                       encoding="utf-8")
 
     write([old])
     full = run_cli(exp, work / "mlruns")

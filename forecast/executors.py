@@ -242,7 +242,8 @@ def run_specs(
         lengths = [_anchor(list(ln), len(a), refresh) for a, ln in zip(arrays, lengths)]
     box = _PLAN.get()
     plan = box[0] if box else None
-    masks = [plan.mask(spec[0], list(ids)) if plan is not None else None for spec in specs]
+    final = all(len(ln) == 1 and ln[0] == len(a) for a, ln in zip(arrays, lengths))  # full-history fits
+    masks = [plan.mask(spec[0], list(ids), final) if plan is not None else None for spec in specs]
     fast = [_FAST.get() and fastpath.supports(spec[1], spec[2]) for spec in specs]
     n = len(arrays)
     groups: dict[tuple[bool, int], list[int]] = {}

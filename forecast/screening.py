@@ -13,8 +13,13 @@ Screening measures it instead of guessing:
    for that class (they cover less than half of it, so they cannot win it: the selection rules are
    unchanged); if a costly family or a combination containing one wins, they run on the whole class.
 
-Small classes (up to ``2 * sample`` series) and series the plan does not know (hierarchy nodes,
-aggregates) always get every family. The resulting :class:`WorkPlan` is handed to the engine through
+4. full-history fits: a costly family is fitted on the full history of a class's series only if the
+   class winner uses it (itself, or a combination it belongs to): elsewhere the selection cannot
+   choose it, so that forecast would never be used.
+
+With a results cache in the session, classes of up to ``2 * sample`` series are screened whole
+(their backtest is the strategy's own, computed once); without one they are not screened. Series
+the plan does not know (hierarchy nodes, aggregates) always get every family. The resulting :class:`WorkPlan` is handed to the engine through
 :func:`forecast.executors.set_plan`; the engine skips the (series, family) pairs it excludes.
 """
 from __future__ import annotations
@@ -44,10 +49,23 @@ class WorkPlan:
     allowed: dict[str, frozenset[str]] = field(default_factory=dict)
     restricted: frozenset[str] = frozenset()
     report: pd.DataFrame = field(default_factory=pd.DataFrame)
+    final_skip: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def mask(self, alias: str, ids: list[Any]) -> np.ndarray | None:
-        """Boolean mask of ``ids`` the spec ``alias`` runs on, or None when it runs on all."""
-        if alias not in self.allowed or not self.restricted:
+    def mask(self, alias: str, ids: list[Any], final: bool = False) -> np.ndarray | None:
+        """Boolean mask of ``ids`` the spec ``alias`` runs on, or None when it runs on all.
+
+        ``final``: the full-history fit. A costly family is not fitted on the full history of the
+        series of a class whose backtest winner does not use it (``final_skip``): the selection
+        cannot choose it there, so that forecast would never be used."""
+        if alias not in self.allowed:
+            return None
+        if final:
+            skip = self.final_skip.get(alias)
+            if not skip:
+                return None
+            m = np.fromiter((u not in skip for u in ids), dtype=bool, count=len(ids))
+            return None if m.all() else m
+        if not self.restricted:
             return None
         keep = self.allowed[alias]
         m = np.fromiter((u not in self.restricted or u in keep for u in ids), dtype=bool, count=len(ids))
@@ -80,12 +98,17 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
         return WorkPlan()
     data = series[[S.UID, S.DS, S.Y]]
     classes = classify(data).set_index(S.UID)[CLASS]
+    from forecast.executors import current_cache
+
+    whole = current_cache() is not None  # small classes: their full backtest is reused, not redone
     rng = np.random.default_rng(seed)
     samples: dict[str, np.ndarray] = {}
     for cls, ids in classes.groupby(classes).groups.items():
         ids = np.sort(np.asarray(list(ids), dtype=object))
         if len(ids) > 2 * sample:
             samples[str(cls)] = np.sort(rng.choice(ids, size=sample, replace=False))
+        elif whole:
+            samples[str(cls)] = ids
     if not samples:
         return WorkPlan()
     picked = np.concatenate(list(samples.values()))
@@ -105,22 +128,32 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
     chosen = select_by_group(metrics, classes.reindex(picked), metric=metric, fallback=fallback)
     winner = chosen.set_index(S.UID)[S.MODEL]
     rows, restricted, allowed = [], set(), {f: set() for f in expensive}
+    final_skip: dict[str, set[str]] = {f: set() for f in expensive}
     for cls, ids in samples.items():
         win = str(winner.reindex(ids).mode().iloc[0])
         members = set(usable.get(win, (win,)))
         keep_all = bool(members & set(expensive))
         n_cls = int((classes == cls).sum())
+        sampled = len(ids) < n_cls
+        members_cls = set(classes.index[classes == cls])
+        for f in expensive:
+            if f not in members:
+                final_skip[f] |= members_cls
         if not keep_all:
-            restricted |= set(classes.index[classes == cls])
-            for f in expensive:
-                allowed[f] |= set(ids)
+            if sampled:
+                restricted |= set(classes.index[classes == cls])
+                for f in expensive:
+                    allowed[f] |= set(ids)
         rows.append({"series_class": cls, "n_series": n_cls, "sample": len(ids), "winner_on_sample": win,
-                     "costly_families": "all series" if keep_all else "sample only"})
+                     "costly_backtest": "all series" if keep_all or not sampled else "sample only",
+                     "costly_final_fit": ", ".join(sorted(members & set(expensive))) or "none"})
     report = pd.DataFrame(rows)
-    plan = WorkPlan({f: frozenset(v) for f, v in allowed.items()}, frozenset(restricted), report)
+    plan = WorkPlan({f: frozenset(v) for f, v in allowed.items()}, frozenset(restricted), report,
+                    {f: frozenset(v) for f, v in final_skip.items()})
     log.info("screening: costly families %s skip %.0f%% of their fits (%s)", ", ".join(expensive),
              100 * plan.skipped_fraction(expensive, len(classes)),
-             "; ".join(f"{r['series_class']}: {r['winner_on_sample']} -> {r['costly_families']}" for r in rows))
+             "; ".join(f"{r['series_class']}: {r['winner_on_sample']} -> backtest {r['costly_backtest']}, final fit "
+                       f"{r['costly_final_fit']}" for r in rows))
     return plan
 
 

@@ -9,6 +9,7 @@ import pytest
 from forecast import schema as S
 from forecast.backtest import cross_validation
 from forecast.cache import ResultCache
+from forecast.engine import fit_predict
 from forecast.executors import session, set_plan
 from forecast.screening import WorkPlan, screen
 
@@ -37,18 +38,27 @@ def test_screening_restricts_costly_family_to_the_sample(tmp_path) -> None:
     with session(None, cache):
         plan = screen(series, FAMILIES, backtest_horizon=6, windows=2, sample=8, combos={}, n_jobs=1)
         rep = plan.report.set_index("series_class")
-        assert list(rep.index) == ["intermittent"]  # the only class with more than 2 * 8 series
+        assert "intermittent" in rep.index and "smooth" in rep.index
+        assert rep.loc["intermittent", "sample"] == 8  # the only class with more than 2 * 8 series
+        small = rep.drop(index="intermittent")  # with a cache, small classes are screened whole
+        assert (small["sample"] == small["n_series"]).all() and (small["costly_backtest"] == "all series").all()
         assert rep.loc["intermittent", "winner_on_sample"] in {"seasonal_naive", "sba", "tsb"}
-        assert rep.loc["intermittent", "costly_families"] == "sample only"
+        assert rep.loc["intermittent", "costly_backtest"] == "sample only"
+        assert rep.loc["intermittent", "costly_final_fit"] == "none"
         n_int = int(rep.loc["intermittent", "n_series"])
         assert n_int >= 36 and len(plan.allowed["ets"]) == 8 and len(plan.restricted) == n_int
         assert plan.skipped_fraction(["ets"], 46) == pytest.approx((n_int - 8) / 46)
         hits0, misses0 = cache.hits, cache.misses
         set_plan(plan)
         cv = cross_validation(series, {"ets": {}, "sba": {}}, h=6, n_windows=2)
-        # each spec runs in its own engine call: the 8 sampled series of each come from the cache
-        assert cache.hits - hits0 == 16
-        assert cache.misses - misses0 == (46 - n_int) + (46 - 8)
+        # each spec runs in its own engine call; every series the screening backtested (the 8 sampled
+        # intermittent ones and the small classes, whole) comes from the cache, for both families
+        assert cache.hits - hits0 == 2 * (8 + 46 - n_int)
+        assert cache.misses - misses0 == n_int - 8
+        fc = fit_predict(series, {"ets": {}, "sba": {}}, h=3)
+    # full-history fits: ETS only on the classes whose backtest winner uses it
+    assert set(fc.loc[fc[S.MODEL] == "ets", S.UID]) == set(series[S.UID]) - plan.final_skip["ets"]
+    assert len(plan.final_skip["ets"]) >= n_int and set(fc.loc[fc[S.MODEL] == "sba", S.UID]) == set(series[S.UID])
     per_model = cv.groupby(S.MODEL)[S.UID].nunique()
     assert per_model["sba"] == 46 and per_model["ets"] == 8 + 46 - n_int
     full = cross_validation(series, {"ets": {}, "sba": {}}, h=6, n_windows=2)

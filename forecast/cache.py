@@ -36,7 +36,8 @@ def code_fingerprint() -> str:
     global _FINGERPRINT
     if _FINGERPRINT is None:
         root = Path(__file__).resolve().parent
-        files = sorted((root / "models").glob("*.py")) + [root / n for n in ("engine.py", "paths.py", "schema.py")]
+        names = ("engine.py", "fastpath.py", "paths.py", "schema.py")
+        files = sorted((root / "models").glob("*.py")) + [root / n for n in names]
         h = hashlib.blake2b(_FORMAT.encode(), digest_size=16)
         for f in files:
             if f.exists():

@@ -320,8 +320,9 @@ def theta(Y: np.ndarray, h: int, season_length: int = 12, **_: Any) -> tuple[np.
     mult = np.all(Y > 0, axis=1)
     sidx, found = _seasonal_indices(Y, m, mult)
     phase_t = np.arange(T) % m
-    X = np.where(found[:, None], np.where(mult[:, None], Y / np.where(found[:, None], sidx[:, phase_t], 1.0),
-                                          Y - sidx[:, phase_t]), Y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows not taken by np.where
+        X = np.where(found[:, None], np.where(mult[:, None], Y / np.where(found[:, None], sidx[:, phase_t], 1.0),
+                                              Y - sidx[:, phase_t]), Y)
     k = np.arange(1, h + 1)
     if T < 4:
         level = X.mean(axis=1)

@@ -1,4 +1,4 @@
-"""Experiment tracking: the only module that imports mlflow.
+"""Experiment tracking: the tracker the pipeline is handed (the tracking layer is the only code that imports mlflow).
 
 The pipeline is handed a :class:`Tracker` and calls it at stage boundaries; stages never see it.
 :class:`NullTracker` does nothing (library use, fast tests); :class:`MlflowTracker` writes to a
@@ -14,6 +14,11 @@ metrics and tags are sent with ``log_batch``.
 
 ``mlflow`` is imported lazily, inside the functions that need it: importing it costs about 1.4 s,
 which ``NullTracker`` users and the CLI's ``--help`` should not pay.
+
+The store's URIs and clients live in :mod:`forecast.tracking_store`, the run lookups
+(``find_runs``, ``experiment_id``, ``run_folder``, ``load_forecaster``) in
+:mod:`forecast.tracking_runs`, the pyfunc model in :mod:`forecast.tracking_model`; all are
+re-exported here.
 """
 from __future__ import annotations
 
@@ -29,18 +34,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from forecast.errors import ForecastError
+from forecast.tracking_runs import experiment_id, find_runs, latest_experiment_id, load_forecaster, run_folder
+from forecast.tracking_store import (ARTIFACTS_DIR, DB_NAME, PARENT_TAG, RUN_NAME_TAG, _client, _create_store,
+                                     _store_lock, artifacts_uri, tracking_uri)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
-
-DB_NAME = "mlflow.db"
-ARTIFACTS_DIR = "artifacts"
-PARENT_TAG = "mlflow.parentRunId"
-RUN_NAME_TAG = "mlflow.runName"
 
 # MLflow's limits (mlflow.utils.validation, 3.17): checked in tests/test_tracking.py.
 MAX_PARAM_VAL_LENGTH = 6000
@@ -250,146 +252,6 @@ class NullTracker(_ParentContext):
         return None
 
 
-# --- the store ---------------------------------------------------------------------------------
-def tracking_uri(store: Path) -> str:
-    """``sqlite:///<absolute store>/mlflow.db``."""
-    return f"sqlite:///{Path(store).expanduser().resolve() / DB_NAME}"
-
-
-def artifacts_uri(store: Path) -> str:
-    """File URI of ``<store>/artifacts``: where every run's artifacts land."""
-    return (Path(store).expanduser().resolve() / ARTIFACTS_DIR).as_uri()
-
-
-@contextlib.contextmanager
-def _store_lock(store: Path) -> Iterator[None]:
-    """Serialise store creation between processes (sqlite + alembic migrations race otherwise)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock, creation races are rare there
-        yield
-        return
-    with open(store / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _create_store(store: Path) -> None:
-    """Create ``<store>/mlflow.db`` (alembic migrations: about 2 s) with MLflow's ``Default``
-    experiment under ``<store>/artifacts/0``; through ``MlflowClient`` it would point at
-    ``./mlruns/0`` relative to whatever the working directory happens to be."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    started = time.perf_counter()
-    SqlAlchemyStore(tracking_uri(store), artifacts_uri(store))
-    log.debug("MLflow store %s created in %.2f s", store, time.perf_counter() - started)
-
-
-def _client(store: Path) -> MlflowClient:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri(store))
-
-
-def _existing_client(store: Path) -> MlflowClient:
-    store = Path(store).expanduser()
-    if not (store / DB_NAME).is_file():
-        raise ForecastError(f"no MLflow store at {store} (missing {DB_NAME}); run an experiment first")
-    return _client(store)
-
-
-def experiment_id(store: Path, experiment: str) -> str:
-    """The id of ``experiment`` in ``store``; ``ForecastError`` if the store or experiment is missing."""
-    client = _existing_client(store)
-    found = client.get_experiment_by_name(experiment)
-    if found is None or found.lifecycle_stage != "active":
-        names = sorted(e.name for e in client.search_experiments())
-        raise ForecastError(f"no experiment {experiment!r} in {store}; known: {', '.join(names) or 'none'}")
-    return str(found.experiment_id)
-
-
-def latest_experiment_id(store: Path) -> str | None:
-    """The id of the experiment with the newest run (the Default experiment only if it is the only one)."""
-    client = _existing_client(store)
-    exps = [e for e in client.search_experiments() if e.lifecycle_stage == "active"]
-    if not exps:
-        return None
-    runs = client.search_runs([e.experiment_id for e in exps], max_results=1, order_by=["attributes.start_time DESC"])
-    return str(runs[0].info.experiment_id) if runs else str(exps[0].experiment_id)
-
-
-def find_runs(store: Path, experiment: str = "default") -> pd.DataFrame:
-    """Every run of ``experiment`` as one row: run_id, run_name, status, parent_run_id, start/end
-    time, artifact_uri, then ``params.*``, ``metrics.*`` and ``tags.*`` columns (newest first)."""
-    import pandas as pd
-
-    client = _existing_client(store)
-    exp_id = experiment_id(store, experiment)
-    rows: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = client.search_runs([exp_id], max_results=1000, page_token=token,
-                                  order_by=["attributes.start_time DESC"])
-        for run in page:
-            row: dict[str, Any] = {
-                "run_id": run.info.run_id,
-                "run_name": run.info.run_name,
-                "status": run.info.status,
-                "parent_run_id": run.data.tags.get(PARENT_TAG),
-                "start_time": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
-                "end_time": pd.to_datetime(run.info.end_time, unit="ms", utc=True) if run.info.end_time else pd.NaT,
-                "artifact_uri": run.info.artifact_uri,
-            }
-            row.update({f"params.{k}": v for k, v in run.data.params.items()})
-            row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-            row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
-            rows.append(row)
-        token = page.token
-        if not token:
-            break
-    base = ["run_id", "run_name", "status", "parent_run_id", "start_time", "end_time", "artifact_uri"]
-    frame = pd.DataFrame(rows, columns=None if rows else base)
-    rest = sorted(c for c in frame.columns if c not in base)
-    return frame[base + rest]
-
-
-def load_forecaster(store: Path, name: str, version: str | None = None) -> Any:
-    """The registered forecaster set ``name`` (default: newest version) as an MLflow pyfunc model:
-    ``.predict(pd.DataFrame({"unique_id": [...], "horizon": [...]}))`` returns the forecasts frame."""
-    from forecast import tracking_model
-
-    _existing_client(store)
-    try:
-        return tracking_model.load_forecaster(tracking_uri(store), name, version)
-    except LookupError as exc:
-        raise ForecastError(f"{exc} in {store}; run an experiment with tracking first") from None
-
-
-def run_folder(store: Path, run_id: str, dest: Path | None = None) -> Path:
-    """The output folder of an MLflow run: its ``run_dir`` tag if that folder still exists, otherwise
-    its ``outputs`` artifacts downloaded into ``dest`` (default ``<store>/downloads/<run_id>``)."""
-    from mlflow.exceptions import MlflowException
-
-    client = _existing_client(store)
-    try:
-        run = client.get_run(run_id)
-    except MlflowException:
-        raise ForecastError(f"no MLflow run {run_id!r} in {store}; list runs with `forecast ui --store {store}`") from None
-    local = run.data.tags.get("run_dir")
-    if local and (Path(local) / "summary.json").is_file():
-        return Path(local)
-    target = Path(dest or Path(store) / "downloads" / run_id)
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        client.download_artifacts(run_id, "outputs", str(target))
-    except (MlflowException, OSError) as exc:
-        raise ForecastError(f"run {run_id} has no outputs folder and no 'outputs' artifacts ({exc})") from None
-    return target / "outputs"
-
-
 # --- the MLflow tracker ------------------------------------------------------------------------
 class MlflowTracker(_ParentContext):
     """Log to a local MLflow store folder through ``MlflowClient`` with explicit run ids.
@@ -560,5 +422,5 @@ class MlflowTracker(_ParentContext):
 __all__ = [
     "Tracker", "NullTracker", "MlflowTracker", "flatten_metrics", "flatten_params", "clean_metrics",
     "sanitize_key", "find_runs", "experiment_id", "tracking_uri", "artifacts_uri", "load_forecaster",
-    "run_folder",
+    "run_folder", "latest_experiment_id", "DB_NAME", "ARTIFACTS_DIR", "PARENT_TAG", "RUN_NAME_TAG",
 ]

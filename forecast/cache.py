@@ -67,12 +67,14 @@ class ResultCache:
 
     # --- keys --------------------------------------------------------------------------------
     def keys(self, arrays: Sequence[np.ndarray], lengths: Sequence[Sequence[int]],
-             fn: Callable[..., Any], args: tuple[Any, ...]) -> list[str]:
-        """One key per series: values + training lengths + work function + its args + model code."""
+             fn: Callable[..., Any], args: tuple[Any, ...], extra: Sequence[bytes] | None = None) -> list[str]:
+        """One key per series: values + training lengths + work function + its args + model code
+        (+ ``extra[i]``: e.g. the warm-start states a fit starts from)."""
         context = f"{fn.__module__}.{fn.__qualname__}|{args!r}|{code_fingerprint()}".encode()
+        extra = extra if extra is not None else [b""] * len(arrays)
         return [_digest(context, np.ascontiguousarray(a, dtype=float).tobytes(),
-                        np.asarray(list(n), dtype=np.int64).tobytes())
-                for a, n in zip(arrays, lengths)]
+                        np.asarray(list(n), dtype=np.int64).tobytes(), x)
+                for a, n, x in zip(arrays, lengths, extra)]
 
     # --- index -----------------------------------------------------------------------------
     def _load_index(self) -> dict[str, tuple[Path, int]]:
@@ -131,6 +133,7 @@ class ResultCache:
             return None
         sid = data.pop("sid")
         errors = json.loads(str(data.pop("_errors")))
+        warm = json.loads(str(data.pop("_warm"))) if "_warm" in data else []
         for k in ("_keys", "_sids"):
             data.pop(k)
         order = np.argsort(sid, kind="stable")
@@ -147,6 +150,7 @@ class ResultCache:
         for new, old in pairs:
             remap.setdefault(old, []).append(new)
         out["errors"] = [tuple([new, *e[1:]]) for e in errors for new in remap.get(int(e[0]), [])]
+        out["warm"] = [tuple([new, *e[1:]]) for e in warm for new in remap.get(int(e[0]), [])]
         return out
 
     # --- store -----------------------------------------------------------------------------
@@ -158,7 +162,7 @@ class ResultCache:
         nrows = len(result["sid"])
         arrays: dict[str, np.ndarray] = {}
         for k, v in result.items():
-            if k == "errors":
+            if k in ("errors", "warm"):
                 continue
             if not isinstance(v, np.ndarray) or v.ndim == 0 or v.shape[0] != nrows or v.dtype == object:
                 log.debug("result key %r is not row-aligned: batch not cached", k)
@@ -167,6 +171,8 @@ class ResultCache:
         errors = [[int(e[0]), *[x if isinstance(x, (int, float, str)) else str(x) for x in e[1:]]]
                   for e in result.get("errors", [])]
         arrays["_errors"] = np.array(json.dumps(errors))
+        # warm-start states: (series index, alias, training length, state as JSON-able dict)
+        arrays["_warm"] = np.array(json.dumps([list(w) for w in result.get("warm", [])]))
         arrays["_keys"] = np.asarray(list(keys), dtype="U32")
         arrays["_sids"] = np.asarray(list(sids), dtype=np.int64)
         path = self.folder / f"{_digest(''.join(keys).encode())}.npz"

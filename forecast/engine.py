@@ -13,6 +13,8 @@ warning; it never stops the run.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import multiprocessing as mp
 import os
@@ -32,6 +34,11 @@ from forecast.models.base import single_threaded
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+#: Warm starts across backtest windows: within one series, each family's fit on a window starts
+#: from its fit on the previous (shorter) window (same ARIMA order, optimiser started from its
+#: parameters: :meth:`forecast.models.base.Model.fit`). Deterministic: the windows of a series
+#: always run in order in one worker, so every engine gives the same result.
+WARM_START = os.environ.get("FORECAST_WARM_START", "1") != "0"
 #: (alias shown in the ``model`` column, registry family, hyper-parameters)
 Spec = tuple[str, str, dict[str, Any]]
 _MAX_LOGGED_FAILURES = 20
@@ -122,14 +129,24 @@ def _fit_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[Spec]
     quantiles (rows x levels), and the failure messages.
     """
     nq = len(S.QUANTILE_LEVELS)
-    sid, spec, ntr, mean, quant, errors = [], [], [], [], [], []
+    sid, spec, ntr, mean, quant, errors, states = [], [], [], [], [], [], []
     steps = np.arange(h)
-    for idx, y, lengths in items:
-        for n in lengths:
+    for item in items:
+        idx, y, lengths = item[:3]
+        given = item[3] if len(item) > 3 and item[3] else {}  # alias -> state (e.g. last backtest window)
+        # spec -> warm state of its fit on the previous (shorter) window
+        warm: dict[int, Any] = {j: given[a] for j, (a, _f, _p) in enumerate(specs) if a in given}
+        last = max(lengths) if len(lengths) else -1
+        for n in sorted(lengths):
             ytr = y[:n]
             for j, (alias, family, params) in enumerate(specs):
                 try:
-                    fc = make_model(family, **params).fit(ytr).predict(h)
+                    model = make_model(family, **params).fit(ytr, warm=warm.get(j) if WARM_START else None)
+                    if WARM_START and model.supports_warm:
+                        warm[j] = model.warm_state()
+                        if n == last and warm[j] is not None:
+                            states.append((idx, alias, int(n), warm[j]))
+                    fc = model.predict(h)
                     mu, q = fc.mean, fc.quantiles.T
                     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(q))):
                         raise ModelError("non-finite forecast")
@@ -143,11 +160,12 @@ def _fit_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[Spec]
                 quant.append(q)
     if not sid:
         return {"sid": np.zeros(0, int), "spec": np.zeros(0, int), "n": np.zeros(0, int),
-                "step": np.zeros(0, int), "mean": np.zeros(0), "q": np.zeros((0, nq)), "errors": errors}
+                "step": np.zeros(0, int), "mean": np.zeros(0), "q": np.zeros((0, nq)), "errors": errors,
+                "warm": states}
     return {
         "sid": np.concatenate(sid), "spec": np.concatenate(spec), "n": np.concatenate(ntr),
         "step": np.tile(steps, len(sid)), "mean": np.concatenate(mean), "q": np.vstack(quant),
-        "errors": errors,
+        "errors": errors, "warm": states,
     }
 
 
@@ -155,6 +173,81 @@ def _context() -> mp.context.BaseContext:
     """"fork" on Linux (no re-import, works from unguarded scripts and notebooks; the workers
     do not log and touch no parent lock), "spawn" elsewhere."""
     return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+# --- warm starts of full-history fits --------------------------------------------------------
+# The state of each (series, family) fit on its LAST backtest window, keyed by the content of that
+# training prefix: the full-history fit of the same series starts from it (same ARIMA order,
+# parameters as starting point). Backtest results taken from the cache carry their states too, so
+# a rerun after one more month of data fits the full histories warm as well. Content-addressed
+# (values of the prefix + spec), so a state can never be applied to another series.
+# States are only kept inside a :func:`warm_scope` (the strategy opens one around its backtests and
+# full-history fits), so a result never depends on what ran earlier in the process.
+
+_WARM_SCOPE: contextvars.ContextVar[tuple[dict[bytes, tuple[int, dict[str, Any]]], set[int]] | None] = \
+    contextvars.ContextVar("forecast_warm_scope", default=None)
+
+
+@contextlib.contextmanager
+def warm_scope():
+    """Within the block, the backtests' last-window states warm-start the full-history fits."""
+    token = _WARM_SCOPE.set(({}, set()))
+    try:
+        yield
+    finally:
+        _WARM_SCOPE.reset(token)
+
+
+def _prefix_key(alias: str, params: dict[str, Any], y: np.ndarray) -> bytes:
+    import hashlib
+
+    h = hashlib.blake2b(f"{alias}|{sorted(params.items())!r}".encode(), digest_size=16)
+    h.update(np.ascontiguousarray(y, dtype=float).tobytes())
+    return h.digest()
+
+
+def _remember_states(out_warm: list[tuple[Any, ...]], arrays: list[np.ndarray], specs: list[Spec]) -> None:
+    scope = _WARM_SCOPE.get()
+    if scope is None:
+        return
+    _WARM_STATES, _WARM_LENGTHS = scope
+    params = {a: p for a, _f, p in specs}
+    for sidx, alias, n, state in out_warm:
+        if alias in params and state:
+            n = int(n)
+            _WARM_STATES[_prefix_key(alias, params[alias], arrays[int(sidx)][:n])] = (n, state)
+            _WARM_LENGTHS.add(n)
+
+
+def _warm_for(arrays: list[np.ndarray], specs: list[Spec]) -> list[dict[str, Any]] | None:
+    """For full-history fits: per series, ``{alias: state}`` of the longest remembered prefix."""
+    scope = _WARM_SCOPE.get()
+    if not (WARM_START and scope and scope[0]):
+        return None
+    _WARM_STATES, _WARM_LENGTHS = scope
+    warm_specs = [(a, p) for a, f, p in specs if getattr(_model_class(f), "supports_warm", False)]
+    if not warm_specs:
+        return None
+    out: list[dict[str, Any]] = []
+    lengths = sorted(_WARM_LENGTHS, reverse=True)
+    for y in arrays:
+        found: dict[str, Any] = {}
+        for alias, params in warm_specs:
+            for n in lengths:
+                if n >= len(y):
+                    continue
+                hit = _WARM_STATES.get(_prefix_key(alias, params, y[:n]))
+                if hit is not None:
+                    found[alias] = hit[1]
+                    break
+        out.append(found)
+    return out if any(out) else None
+
+
+def _model_class(family: str) -> type:
+    from forecast.models import MODEL_REGISTRY
+
+    return MODEL_REGISTRY.get(family, object)
 
 
 def _run(
@@ -165,12 +258,14 @@ def _run(
     h: int,
     n_jobs: int,
     progress: Progress | None,
+    warm: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from forecast.executors import run_specs  # local pool, Dask cluster, cache, work plan: forecast/executors.py
 
-    results = run_specs(_run_batch, ids, arrays, lengths, specs, h, n_jobs, progress)
+    results = run_specs(_run_batch, ids, arrays, lengths, specs, h, n_jobs, progress, warm=warm)
     out = {key: np.concatenate([r[key] for r in results if r is not None]) for key in ("sid", "spec", "n", "step", "mean")}
     out["q"] = np.vstack([r["q"] for r in results if r is not None])
+    out["warm"] = [w for r in results if r is not None for w in r.get("warm", [])]
     errors = [e for r in results if r is not None for e in r["errors"]]
     for idx, ntrain, alias, msg in errors[:_MAX_LOGGED_FAILURES]:
         log.warning("model %s failed on series %s (%d training months): %s", alias, ids[idx], ntrain, msg)
@@ -210,7 +305,7 @@ def fit_predict(
     specs = resolve_specs(model_specs)
     ids, arrays, first = prepare_series(series)
     lengths = [[len(a)] for a in arrays]
-    out = _run(ids, arrays, lengths, specs, h, n_jobs, progress)
+    out = _run(ids, arrays, lengths, specs, h, n_jobs, progress, warm=_warm_for(arrays, specs))
     df = _frame(out, ids, first, specs)
     df = df.sort_values([S.UID, S.MODEL, S.DS], kind="stable").reset_index(drop=True)
     return df[S.FORECAST_COLUMNS]
@@ -234,6 +329,8 @@ def cross_validate(
     ids, arrays, first = prepare_series(series)
     lengths = [[int(n) for n in train_lengths(len(a)) if 1 <= n and n + h <= len(a)] for a in arrays]
     out = _run(ids, arrays, lengths, specs, h, n_jobs, progress)
+    if WARM_START:
+        _remember_states(out["warm"], arrays, specs)
     df = _frame(out, ids, first, specs)
     df[S.CUTOFF] = _to_datetime(first[out["sid"]] + out["n"] - 1)
     offsets = np.r_[0, np.cumsum([len(a) for a in arrays])]

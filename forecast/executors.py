@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import multiprocessing as mp
 import sys
@@ -225,6 +226,7 @@ def run_specs(
     h: int,
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    warm: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The engine's dispatch point: ``fn(items, specs, h)`` over every series, as
     :func:`run_batches`, except that
@@ -250,7 +252,7 @@ def run_specs(
     for j in range(len(specs)):
         groups.setdefault((fast[j], -1 if masks[j] is None else j), []).append(j)
     if list(groups) == [(False, -1)]:
-        return run_batches(fn, arrays, lengths, (specs, h), n_jobs, progress)
+        return run_batches(fn, arrays, lengths, (specs, h), n_jobs, progress, warm=warm)
     plan_groups = []
     for (is_fast, restricted), js in sorted(groups.items()):
         sel = np.arange(n) if restricted < 0 else np.flatnonzero(masks[restricted])
@@ -262,8 +264,11 @@ def run_specs(
         if len(sel) == 0:
             continue
         tick = (lambda d, t, o=offset, w=len(js): progress(o + d * w, total)) if progress else None
+        aliases = {specs[j][0] for j in js}
+        sub_warm = None if warm is None or is_fast else [
+            {a: st for a, st in warm[i].items() if a in aliases} for i in sel]
         parts = run_batches(work, [arrays[i] for i in sel], [lengths[i] for i in sel], ([specs[j] for j in js], h),
-                            n_jobs, tick)
+                            n_jobs, tick, warm=sub_warm)
         spec_map = np.asarray(js)
         for r in parts:
             r = dict(r)
@@ -271,6 +276,7 @@ def run_specs(
             if "spec" in r:
                 r["spec"] = spec_map[np.asarray(r["spec"], dtype=int)]
             r["errors"] = [tuple([int(sel[e[0]]), *e[1:]]) for e in r.get("errors", [])]
+            r["warm"] = [tuple([int(sel[e[0]]), *e[1:]]) for e in r.get("warm", [])]
             out.append(r)
         offset += len(sel) * len(js)
     return out or [fn([], specs, h)]  # every series excluded: the worker's own empty result
@@ -283,8 +289,13 @@ def run_batches(
     args: tuple[Any, ...],
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    warm: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``fn(items, *args)`` over every series, in batches, on the session's executor.
+
+    ``warm[i]`` (optional): ``{alias: state}`` the fits of series ``i`` start from (warm starts,
+    :func:`forecast.engine.fit_predict`); it is part of the cache key and reaches the worker as a
+    fourth item element.
 
     ``items`` are ``(series index, values, training lengths)``; ``fn`` returns a dict of flat
     arrays whose rows carry the series index in ``"sid"`` (plus an ``"errors"`` list of tuples
@@ -303,8 +314,11 @@ def run_batches(
     results: list[dict[str, Any]] = []
     todo = list(range(n))
     keys: list[str] = []
+    if warm is not None and not any(warm):
+        warm = None
     if cache is not None:
-        keys = cache.keys(arrays, lengths, fn, args)
+        extra = None if warm is None else [json.dumps(w, sort_keys=True).encode() for w in warm]
+        keys = cache.keys(arrays, lengths, fn, args, extra)
         hits, todo = cache.lookup(keys)
         results.extend(hits)
     done = n - len(todo)
@@ -317,7 +331,8 @@ def run_batches(
     try:
         ranges = batch_ranges(len(todo), executor.n_workers)
         batches = [[todo[j] for j in r] for r in ranges]
-        payloads = [[(i, arrays[i], list(lengths[i])) for i in b] for b in batches]
+        payloads = [[(i, arrays[i], list(lengths[i])) if warm is None else (i, arrays[i], list(lengths[i]), warm[i])
+                     for i in b] for b in batches]
         fresh: list[dict[str, Any] | None] = [None] * len(batches)
         for k, res in executor.map(fn, payloads, *args):
             fresh[k] = res

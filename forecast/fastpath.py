@@ -375,7 +375,8 @@ def fit_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[tuple[
     worker (flat arrays sid, spec, n, step, mean, q (rows x levels), errors)."""
     nq = len(QUANTILE_LEVELS)
     groups: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for idx, y, lengths in items:
+    for item in items:  # (index, values, lengths[, warm states]): vectorised fits start cold
+        idx, y, lengths = item[:3]
         for n in lengths:
             groups.setdefault(int(n), []).append((idx, y[:n]))
     sid, spec, ntr, mean, quant = [], [], [], [], []

@@ -9,9 +9,10 @@ Screening measures it instead of guessing:
 2. in each class with more than ``2 * sample`` series, backtest every family (and the combinations)
    on a seeded random sample of ``sample`` series (through the engine: with the results cache on,
    these fits are reused by the full backtest, nothing is computed twice);
-3. if the class winner on the sample is a cheap family, the costly families run on the sample only
-   for that class (they cover less than half of it, so they cannot win it: the selection rules are
-   unchanged); if a costly family or a combination containing one wins, they run on the whole class.
+3. a costly family runs on the whole class only if the class winner on the sample uses it (it wins,
+   or a combination containing it wins); the others run on the class's sample only (they cover less
+   than half of it, so they cannot win it: the selection rules are unchanged). If a cheap family
+   wins, every costly family stays on the sample.
 
 4. full-history fits: a costly family is fitted on the full history of a class's series only if the
    class winner uses it (itself, or a combination it belongs to): elsewhere the selection cannot
@@ -132,21 +133,21 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
     for cls, ids in samples.items():
         win = str(winner.reindex(ids).mode().iloc[0])
         members = set(usable.get(win, (win,)))
-        keep_all = bool(members & set(expensive))
+        winners = members & set(expensive)  # the costly families the class winner uses
         n_cls = int((classes == cls).sum())
         sampled = len(ids) < n_cls
         members_cls = set(classes.index[classes == cls])
         for f in expensive:
             if f not in members:
                 final_skip[f] |= members_cls
-        if not keep_all:
-            if sampled:
-                restricted |= set(classes.index[classes == cls])
-                for f in expensive:
-                    allowed[f] |= set(ids)
+        if sampled:  # a costly family the winner does not use runs on the sample only
+            restricted |= members_cls
+            for f in expensive:
+                allowed[f] |= members_cls if f in winners else set(ids)
         rows.append({"series_class": cls, "n_series": n_cls, "sample": len(ids), "winner_on_sample": win,
-                     "costly_backtest": "all series" if keep_all or not sampled else "sample only",
-                     "costly_final_fit": ", ".join(sorted(members & set(expensive))) or "none"})
+                     "costly_backtest": "; ".join(f"{f}: {'all series' if f in winners or not sampled else 'sample only'}"
+                                                  for f in expensive),
+                     "costly_final_fit": ", ".join(sorted(winners)) or "none"})
     report = pd.DataFrame(rows)
     plan = WorkPlan({f: frozenset(v) for f, v in allowed.items()}, frozenset(restricted), report,
                     {f: frozenset(v) for f, v in final_skip.items()})

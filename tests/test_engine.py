@@ -58,3 +58,53 @@ def test_gaps_are_rejected() -> None:
     series = demo(1).drop(index=5)
     with pytest.raises(DataError, match="consecutive"):
         prepare_series(series)
+
+
+# --- warm starts ---------------------------------------------------------------------------------
+
+def test_warm_state_round_trips_through_json_and_keeps_the_order() -> None:
+    import json
+
+    from forecast.models import make_model
+
+    y = demo(3)
+    y = y[y[S.UID] == "z1"][S.Y].to_numpy(float)
+    for family in ("arima", "ets"):
+        cold_short = make_model(family).fit(y[:37])
+        state = json.loads(json.dumps(cold_short.warm_state()))
+        warm = make_model(family).fit(y, warm=state)
+        cold = make_model(family).fit(y)
+        if family == "arima":
+            assert warm.order_ == cold_short.order_  # no new order search
+            # 28 months: too short for the seasonal part; 40: long enough -> the order is searched again
+            crossed = make_model("arima").fit(y, warm=make_model("arima").fit(y[:28]).warm_state())
+            assert crossed.order_ == cold.order_
+        else:
+            assert warm.structure_ == cold.structure_
+        fw, fc = warm.predict(6), cold.predict(6)
+        assert np.all(np.diff(fw.quantiles, axis=0) >= 0) and np.all(fw.mean >= 0)
+        # same model class, started elsewhere: close to the cold fit, not identical by construction
+        assert np.allclose(fw.mean, fc.mean, rtol=0.35, atol=0.5)
+
+
+def test_full_history_fits_start_from_the_last_window_inside_a_warm_scope(tmp_path) -> None:
+    from forecast.cache import ResultCache
+    from forecast.engine import _warm_for, prepare_series, warm_scope
+    from forecast.executors import session
+
+    series = demo(4)
+    spec = {"arima": {}}
+    assert _warm_for(prepare_series(series)[1], [("arima", "arima", {})]) is None  # outside a scope: nothing
+    with session(cache=ResultCache(tmp_path / "c")):
+        with warm_scope():
+            cross_validation(series, spec, h=6, n_windows=2)
+            states = _warm_for(prepare_series(series)[1], [("arima", "arima", {})])
+            first = fit_predict(series, spec, h=6)
+        assert states is not None and sum(bool(s) for s in states) == 4
+        assert all("order" in s["arima"] for s in states)
+        with warm_scope():  # the backtest now comes from the cache: its states with it
+            cross_validation(series, spec, h=6, n_windows=2)
+            again = fit_predict(series, spec, h=6)
+    pdt.assert_frame_equal(first, again)
+    cold = fit_predict(series, spec, h=6)  # no scope: a cold fit, same family, same dates
+    pdt.assert_frame_equal(first[[S.UID, S.DS, S.MODEL]], cold[[S.UID, S.DS, S.MODEL]])

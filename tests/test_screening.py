@@ -41,9 +41,9 @@ def test_screening_restricts_costly_family_to_the_sample(tmp_path) -> None:
         assert "intermittent" in rep.index and "smooth" in rep.index
         assert rep.loc["intermittent", "sample"] == 8  # the only class with more than 2 * 8 series
         small = rep.drop(index="intermittent")  # with a cache, small classes are screened whole
-        assert (small["sample"] == small["n_series"]).all() and (small["costly_backtest"] == "all series").all()
+        assert (small["sample"] == small["n_series"]).all() and (small["costly_backtest"] == "ets: all series").all()
         assert rep.loc["intermittent", "winner_on_sample"] in {"seasonal_naive", "sba", "tsb"}
-        assert rep.loc["intermittent", "costly_backtest"] == "sample only"
+        assert rep.loc["intermittent", "costly_backtest"] == "ets: sample only"
         assert rep.loc["intermittent", "costly_final_fit"] == "none"
         n_int = int(rep.loc["intermittent", "n_series"])
         assert n_int >= 36 and len(plan.allowed["ets"]) == 8 and len(plan.restricted) == n_int
@@ -72,3 +72,26 @@ def test_empty_plan_and_no_costly_family() -> None:
     assert WorkPlan().mask("ets", ["a", "b"]) is None
     with pytest.raises(RuntimeError, match="session"):
         set_plan(WorkPlan())
+
+
+def test_only_the_costly_family_the_winner_uses_runs_on_the_whole_class(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(48)
+    parts = [pd.DataFrame({S.UID: f"m{i:02d}", S.DS: pd.date_range("2020-01-01", periods=48, freq="MS"),
+                           S.Y: rng.poisson(30 * (1 + 0.4 * np.sin(t * 2 * np.pi / 12)) + 0.3 * t).astype(float)})
+             for i in range(20)]
+    series = pd.concat(parts, ignore_index=True)
+    with session(None, ResultCache(tmp_path)):
+        plan = screen(series, ["seasonal_naive", "sba", "ets", "arima"], backtest_horizon=6, windows=2, sample=6,
+                      combos={}, n_jobs=1)
+    row = plan.report.iloc[0]
+    assert row["n_series"] == 20 and row["sample"] == 6
+    win = row["winner_on_sample"]
+    ids = set(series[S.UID])
+    for fam in ("ets", "arima"):
+        if fam == win:
+            assert plan.allowed[fam] >= ids and f"{fam}: all series" in row["costly_backtest"]
+        else:
+            assert len(plan.allowed[fam] & ids) == 6 and f"{fam}: sample only" in row["costly_backtest"]
+            assert plan.final_skip[fam] >= ids
+    assert plan.restricted == frozenset(ids)

@@ -92,7 +92,37 @@ class AutoArima(Model):
         self.transform = transform
         self.maxiter = maxiter
 
-    def _fit(self, y: np.ndarray) -> None:
+    supports_warm = True
+
+    def warm_state(self) -> dict | None:
+        if self.result_ is None or self.order_ is None:
+            return None
+        return {"order": [list(self.order_[0]), list(self.order_[1]), self.order_[2]], "seasonal": self.seasonal_,
+                "differencing": list(self.differencing_),
+                "params": [float(v) for v in np.asarray(self.result_.params, dtype=float)]}
+
+    def _fit_warm(self, z: np.ndarray, warm: dict) -> bool:
+        """One SARIMAX fit with the order of ``warm``, started from its parameters (warm start:
+        no differencing tests, no candidate search). False when it cannot be used."""
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        order, sorder, trend = tuple(warm["order"][0]), tuple(warm["order"][1]), str(warm["order"][2])
+        m = int(self.season_length)
+        if bool(warm.get("seasonal")) != (m > 1 and len(z) >= 3 * m):
+            return False  # the series has just become long enough for a seasonal model: search again
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                res = SARIMAX(z, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True).fit(
+                    start_params=np.asarray(warm["params"], dtype=float), disp=False, maxiter=self.maxiter)
+            except (ValueError, np.linalg.LinAlgError, IndexError):
+                return False
+        if not np.isfinite(res.llf):
+            return False
+        self.result_, self.order_, self.differencing_ = res, (order, sorder, trend), tuple(warm["differencing"])
+        return True
+
+    def _fit(self, y: np.ndarray, warm: dict | None = None) -> None:
         tr = Transform(self.transform)
         z = tr.forward(y)
         self.result_ = None
@@ -104,6 +134,9 @@ class AutoArima(Model):
             return
         m = int(self.season_length)
         seasonal = m > 1 and len(z) >= 3 * m
+        self.seasonal_ = seasonal
+        if warm and len(z) >= 6 and self._fit_warm(z, warm):
+            return
         seasonal_d = 1 if seasonal and seasonal_strength(z, m) > 0.64 else 0
         zd = z[m:] - z[:-m] if seasonal_d else z
         d = 1 if needs_difference(zd) else 0

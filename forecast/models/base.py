@@ -81,17 +81,33 @@ class Model:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def fit(self, y: np.ndarray) -> "Model":
-        """Fit on one series (1-D, finite, oldest first); returns ``self``."""
+    #: True when ``_fit`` accepts a ``warm`` state (:meth:`warm_state` of an earlier fit).
+    supports_warm: bool = False
+
+    def fit(self, y: np.ndarray, warm: dict[str, Any] | None = None) -> "Model":
+        """Fit on one series (1-D, finite, oldest first); returns ``self``.
+
+        ``warm``: the :meth:`warm_state` of a fit of the same model on a prefix of the same series
+        (an earlier backtest window, or last month's run). Families that support it
+        (``supports_warm``) reuse its structure (e.g. ARIMA orders) and start their optimiser from
+        its parameters: the same model class, a fraction of the cost. Others ignore it.
+        """
         y = np.asarray(y, dtype=float)
         if y.ndim != 1 or len(y) == 0:
             raise ValueError("fit expects a non-empty 1-D series")
         if not np.all(np.isfinite(y)):
             raise ValueError("fit expects finite values")
         with single_threaded():
-            self._fit(y.copy())
+            if warm is not None and self.supports_warm:
+                self._fit(y.copy(), warm=warm)
+            else:
+                self._fit(y.copy())
         self.n_obs_ = len(y)
         return self
+
+    def warm_state(self) -> dict[str, Any] | None:
+        """What a later fit on a longer prefix of the same series may start from (None: nothing)."""
+        return None
 
     def predict(self, h: int) -> ModelForecast:
         """Mean and ``QUANTILE_LEVELS`` quantiles of the next ``h`` months, all >= 0."""

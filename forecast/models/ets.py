@@ -28,10 +28,19 @@ class DampedETS(Model):
         self.transform = transform
         self.maxiter = maxiter
 
-    def _fit(self, y: np.ndarray) -> None:
+    supports_warm = True
+
+    def warm_state(self) -> dict | None:
+        if self.result_ is None:
+            return None
+        return {"structure": list(self.structure_),
+                "params": [float(v) for v in np.asarray(self.result_.params, dtype=float)]}
+
+    def _fit(self, y: np.ndarray, warm: dict | None = None) -> None:
         self.constant_ = None
         self.result_ = None
         self.fallback_ = False
+        self.structure_ = None
         if np.ptp(y) == 0:
             self.constant_ = float(y[0])
             return
@@ -42,6 +51,11 @@ class DampedETS(Model):
 
             seasonal = "add" if m > 1 and n >= 2 * m else None
             trend = "add" if n >= 10 else None
+            self.structure_ = (trend, seasonal, m)
+            # warm start (an earlier window of the same series, same structure): its parameters,
+            # initial states included, are where the optimiser starts
+            same = warm and tuple(warm.get("structure") or ()) == self.structure_
+            start = np.asarray(warm["params"], dtype=float) if same else None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
@@ -53,7 +67,7 @@ class DampedETS(Model):
                         damped_trend=trend is not None,
                         seasonal=seasonal,
                         seasonal_periods=m if seasonal else None,
-                    ).fit(disp=False, maxiter=self.maxiter)
+                    ).fit(start_params=start, disp=False, maxiter=self.maxiter)
                 except (ValueError, np.linalg.LinAlgError, IndexError):
                     self.result_ = None
         if self.result_ is None:

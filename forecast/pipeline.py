@@ -240,6 +240,10 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
             parent_metrics[f"nested_{exp.metric}_{m}"] = v
         tracker.log_metrics(parent_metrics)
         tracker.log_artifact(exp.path, "config")
+        from forecast.publish import FORECASTER_DIR
+        from forecast.pyfunc import save_replay  # the registered model gives the run's final forecasts
+
+        save_replay(run_dir / FORECASTER_DIR, fs.strategy, forecasts, fs.reconcile_method)
         published = publish(exp, tracker, run_dir, modelled, catalog, metrics, selection, specs, summary, fallback)
         summary.update(report=str(published["report"]), model_version=published["model_version"])
         write_json(summary, run_dir / "summary.json")

@@ -39,8 +39,9 @@ PIP_REQUIREMENTS = ["mlflow==3.17.2", "pandas>=3.0,<4", "numpy>=2.0,<3", "statsm
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
     """pyfunc model: input frame ``unique_id`` (+ optional ``horizon``, months), output the forecasts
-    frame (``unique_id, ds, model, mean, q0.025 ... q0.975, chosen``). The ``horizon`` param is the
-    default for rows without one."""
+    frame (``unique_id, ds, model, mean, q0.025 ... q0.975, chosen, source``): the run's final
+    forecasts up to its horizon, refitted and calibrated after it (see :mod:`forecast.pyfunc`). The
+    ``horizon`` param is the default for rows without one."""
 
     def load_context(self, context: Any) -> None:
         from forecast.pyfunc import ForecasterSet

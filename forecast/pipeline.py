@@ -240,6 +240,10 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
             parent_metrics[f"nested_{exp.metric}_{m}"] = v
         tracker.log_metrics(parent_metrics)
         tracker.log_artifact(exp.path, "config")
+        from forecast.report.plots_backtest import backtest_plots
+
+        result.plots += backtest_plots(run_dir, series, catalog, forecasts, cv, selection, exp.top_plots)
+        tracker.log_artifacts(run_dir / "plots", "plots")  # forecast, backtest and gap plots, for the UI
         from forecast.publish import FORECASTER_DIR
         from forecast.pyfunc import save_replay  # the registered model gives the run's final forecasts
 

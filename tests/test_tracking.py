@@ -214,3 +214,34 @@ def test_importing_does_not_import_mlflow() -> None:
 
     code = "import sys, forecast.tracking, forecast.ui; assert 'mlflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.slow
+def test_demo_run_logs_forecast_and_backtest_plots_of_the_top_series(tracked_run) -> None:
+    """The parent run's artifact store holds, under ``plots/``, the forecast plot and the backtest
+    plot of each top series (PNG, which the MLflow UI previews), and the gap plots."""
+    from mlflow.tracking import MlflowClient
+
+    from forecast.tracking import tracking_uri
+
+    store, run_dir, summary = tracked_run
+    client = MlflowClient(tracking_uri(store))
+    listed = {Path(a.path).name: a for a in client.list_artifacts(summary["run_id"], "plots")}
+    backtest = sorted(Path(a.path).name for a in client.list_artifacts(summary["run_id"], "plots/backtest"))
+    forecast = sorted(n for n, a in listed.items() if not a.is_dir and n.endswith(".png"))
+    top = 2  # [output] top_plots of the fixture
+    assert len(forecast) == top and forecast[0].startswith("01_4413_") and backtest == forecast
+    assert listed["backtest"].is_dir and listed["gap"].is_dir
+    local = Path(client.download_artifacts(summary["run_id"], "plots/backtest", str(run_dir.parent / "dl")))
+    for name in backtest:
+        data = (local / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        # The same file as the run folder's: what was plotted is what was logged.
+        assert data == (run_dir / "plots" / "backtest" / name).read_bytes()
+    # The forecast plots are the pipeline's top occupations by forecast demand, in that order.
+    fc = pd.read_parquet(run_dir / "forecasts.parquet")
+    cat = pd.read_parquet(run_dir / "catalog.parquet")
+    occ = cat[(cat["level"] == "rome_zone") & cat["modelled"]]
+    top_ids = fc[fc["unique_id"].isin(occ["unique_id"])].groupby("unique_id")["mean"].sum().nlargest(top).index
+    keys = occ.set_index("unique_id").loc[top_ids, "key"]
+    assert [n.split("_", 2)[2].removesuffix(".png") for n in forecast] == list(keys)

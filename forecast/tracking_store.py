@@ -74,5 +74,6 @@ def _client(store: Path) -> MlflowClient:
 def _existing_client(store: Path) -> MlflowClient:
     store = Path(store).expanduser()
     if not (store / DB_NAME).is_file():
-        raise ForecastError(f"no MLflow store at {store} (missing {DB_NAME}); run an experiment first")
+        raise ForecastError(f"no MLflow store at {store} (missing {DB_NAME}); run `forecast run EXPERIMENT.toml` "
+                            f"first, or point --store at the folder that holds {DB_NAME}")
     return _client(store)

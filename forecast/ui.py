@@ -179,7 +179,8 @@ def serve(store: Path, host: str = "127.0.0.1", port: int = 5000, wait: bool = T
     """
     store = Path(store).expanduser().resolve()
     if not (store / DB_NAME).is_file():
-        raise ForecastError(f"no MLflow store at {store} (missing {DB_NAME}); run an experiment first")
+        raise ForecastError(f"no MLflow store at {store} (missing {DB_NAME}); run `forecast run EXPERIMENT.toml` "
+                            f"first, or point --store at the folder that holds {DB_NAME}")
     if port_in_use(port, host):
         raise ForecastError(f"port {port} is in use; choose another with --port")
     command = _mlflow_command() + [

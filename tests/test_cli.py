@@ -94,3 +94,155 @@ def test_backtest_and_predict_on_a_series_file(tmp_path):
     assert len(fc) == 10 and (fc["mean"] >= 0).all() and (fc["q0.025"] <= fc["q0.975"]).all()
     res = runner.invoke(app, ["predict", "--series", str(f), "--model", "nope", "-o", str(fc_path)])
     assert res.exit_code == 1 and "unknown model 'nope'" in res.stderr
+
+
+# --- command-line experience: --json, --quiet/--verbose, progress bars, completion, next steps ----------
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+FORECAST = str(Path(sys.executable).parent / "forecast")
+
+
+def _small_experiment(tmp_path: Path) -> Path:
+    """Two occupations in Reims, 2020-2023, seasonal naive only: a full run in about 10 s."""
+    import numpy as np
+    import pandas as pd
+
+    from conftest import offer, write_jsonl
+
+    rng = np.random.default_rng(1)
+    recs, i = [], 0
+    for m, month in enumerate(pd.date_range("2020-01-01", "2023-12-01", freq="MS")):
+        for rome, lam in (("J1501", 12), ("N1101", 8)):
+            for _ in range(rng.poisson(lam + 4 * np.sin(m * np.pi / 6))):
+                i += 1
+                recs.append(offer(i, romeCode=rome, dateCreation=f"{month:%Y-%m}-1{i % 9}T10:00:00.000Z",
+                                  intitule=f"Poste {rome} {i}", description=f"offre {i} {rome} numero {i * 7}"))
+    data = write_jsonl(tmp_path / "o.jsonl", recs)
+    exp = tmp_path / "mini.toml"
+    exp.write_text(f'[experiment]\nname = "mini"\n[data]\noffers = ["{data}"]\nstore = "{tmp_path / "s.duckdb"}"\n'
+                   f'dedupe = false\n[scope]\nzones = ["4413"]\nstart = "2020-01"\n[series]\nmin_total = 50\n'
+                   f'top_skills = 1\n[models]\nfamilies = ["seasonal_naive"]\n[backtest]\nhorizon = 6\nwindows = 2\n'
+                   f'[forecast]\nhorizon = 6\n[output]\ndir = "{tmp_path / "out"}"\ntop_plots = 1\nn_jobs = 1\n',
+                   encoding="utf-8")
+    return exp
+
+
+@pytest.mark.slow
+def test_run_json_summary_is_the_whole_stdout_and_names_the_mlflow_run(tmp_path):
+    from forecast.tracking import find_runs
+
+    exp, store = _small_experiment(tmp_path), tmp_path / "mlruns"
+    res = subprocess.run([FORECAST, "run", str(exp), "--store", str(store), "--json"], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads(res.stdout)  # stdout holds the JSON only: logs and progress go to stderr
+    assert summary["experiment"] == "mini" and summary["modelled_series"] >= 2
+    assert summary["ingest"]["accepted"] == summary["ingest"]["input"] > 500
+    assert set(summary["backtest"]) == {"seasonal_naive"} and summary["model_version"] == "1"
+    assert json.loads((Path(summary["run_dir"]) / "summary.json").read_text()) == summary
+    runs = find_runs(store, "mini")
+    parent = runs[runs["run_id"] == summary["run_id"]]
+    assert len(parent) == 1 and parent["status"].iloc[0] == "FINISHED"
+    assert parent[f"metrics.{summary['metric']}_selected"].iloc[0] == pytest.approx(
+        summary["selection_vs_baseline"]["selected"])
+    assert "INFO forecast" in res.stderr
+
+
+def _ingest(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
+    from conftest import offer, write_jsonl
+
+    data = write_jsonl(tmp_path / "o.jsonl", [offer(1), offer(2), offer(3, romeCode="Z9999")])
+    store = tmp_path / f"s{len(flags)}{''.join(flags)}.duckdb"
+    return subprocess.run([FORECAST, *flags, "ingest", str(data), "--store", str(store)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_quiet_and_verbose_set_what_is_logged(tmp_path):
+    normal, quiet, verbose = _ingest(tmp_path), _ingest(tmp_path, "-q"), _ingest(tmp_path, "--verbose")
+    for res in (normal, quiet, verbose):  # the result itself is printed whatever the level
+        assert res.returncode == 0 and "3 records = 2 accepted + 0 duplicates + 1 rejected" in res.stdout
+    assert "INFO forecast.store" in normal.stderr and "DEBUG" not in normal.stderr
+    assert quiet.stderr.strip() == ""
+    assert "DEBUG forecast.store" in verbose.stderr and "INFO forecast.store" in verbose.stderr
+
+
+def _series_file(tmp_path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2019-01-01", periods=60, freq="MS")
+    f = tmp_path / "series.csv"
+    pd.concat([pd.DataFrame({"unique_id": u, "ds": ds, "y": rng.poisson(10, 60)}) for u in "abc"]).to_csv(f, index=False)
+    return f
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    import pty
+
+    args = [FORECAST, "backtest", "--series", str(_series_file(tmp_path)), "--horizon", "6", "--windows", "2",
+            "-m", "seasonal_naive", "-o", str(tmp_path / "bt"), "--n-jobs", "1"]
+    master, slave = pty.openpty()  # stderr is a terminal: a live bar
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out = proc.stdout.read().decode()
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    tty = b"".join(chunks).decode(errors="replace")
+    assert "backtest" in tty and "━" in tty and "0/3" in tty and "3/3" in tty  # 3 series
+    assert "━" not in out and "Backtest tables written" in out
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120)  # not a terminal: no bar
+    assert piped.returncode == 0 and "━" not in piped.stderr + piped.stdout
+
+
+def test_shell_completion(tmp_path):
+    script = subprocess.run([FORECAST, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_FORECAST_COMPLETE=complete_bash" in script.stdout
+    assert "complete -o default -F _forecast_completion forecast" in script.stdout
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = {**os.environ, "_FORECAST_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+        res = subprocess.run([FORECAST], env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.split()
+
+    assert complete("forecast ba", 1) == ["backtest"]
+    assert set(complete("forecast r", 1)) == {"rejects", "run", "report"}
+    assert {"--json", "--no-tracking", "--store"} <= set(complete("forecast run --", 2))
+
+
+def test_errors_say_what_to_do_next(tmp_path):
+    def error(*args: str) -> str:
+        res = runner.invoke(app, list(args))
+        assert res.exit_code == 1 and "Traceback" not in res.output
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+        return lines[0]
+
+    assert "(printed by `forecast run`) or a run id from `forecast ui`" in error("report", str(tmp_path / "nope"))
+    empty = tmp_path / "empty-store"
+    msg = error("report", "0" * 32, "--store", str(empty))
+    assert "no MLflow store" in msg
+    assert msg.endswith("run `forecast run EXPERIMENT.toml` first, or point --store at the folder that holds mlflow.db")
+    assert error("ui", "--store", str(empty)).endswith("(run `forecast run experiments/reims.toml` first)")
+    from forecast.tracking import MlflowTracker
+
+    store = tmp_path / "mlruns"
+    with MlflowTracker(store, "reims").parent("r", {}, {}):
+        pass
+    assert error("report", "f" * 32, "--store", str(store)).endswith(f"list runs with `forecast ui --store {store}`")
+    assert error("ui", "--store", str(store), "--experiment", "nope").endswith("known: Default, reims")
+    assert "--lang must be one of" in error("report", str(tmp_path), "--lang", "de")

@@ -1,9 +1,9 @@
 """The forecasting stage of an experiment: what every downstream stage (gap, plan) consumes.
 
 series + catalog -> hierarchy nodes (:func:`forecast.reconcile.build_hierarchy`) -> default strategy
-(:func:`forecast.strategy.run_strategy`: backtest every family and the combinations, Syntetos-Boylan
-classes, per-series selection, calibrated quantiles) -> reconciliation (method chosen by backtest
-unless fixed) -> sample paths of the final forecasts (``paths.npz``, same unique_ids as the
+(:func:`forecast.strategy.fit_candidates` then :func:`forecast.strategy.finish_strategy`: backtest
+every family and the combinations, Syntetos-Boylan classes, per-series selection, calibrated
+quantiles) -> reconciliation (method and trusted levels chosen by backtest unless fixed) -> sample paths of the final forecasts (``paths.npz``, same unique_ids as the
 forecasts) -> signals (expected change over 12 months with its interval).
 
 Metrics are also summarised per hierarchy level and per series class, with the same metric names
@@ -25,9 +25,9 @@ from forecast.classify_series import CLASS
 from forecast.metrics import aggregate_by
 from forecast.paths import SamplePaths, paths_from_quantiles
 from forecast.reconcile import (Hierarchy, backtest_errors, build_hierarchy, choose_method, coherence_error,
-                                reconcile_forecasts)
+                                reconcile_forecasts, trusted_mask)
 from forecast.signals import compute_signals
-from forecast.strategy import StrategyResult, run_strategy, selected_cv, usable_combos
+from forecast.strategy import StrategyResult, finish_strategy, fit_candidates, selected_cv, usable_combos
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class ForecastStage:
     coherence: float
     specs: dict[str, dict[str, Any]]   # families and combinations, as resolve_specs takes them
     timings_s: dict[str, float] = field(default_factory=dict)
+    reconcile_trusted: frozenset[str] = frozenset()  # levels kept at their base forecasts
 
 
 def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[str] | tuple[str, ...],
@@ -56,9 +57,12 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
                    metric: str = "rmsse", params: dict[str, dict[str, Any]] | None = None,
                    combos: dict[str, tuple[str, ...]] | None = None, combo_how: str = "mean",
                    reconcile: str = "auto", domains: bool = True, n_samples: int = 500, seed: int = 0,
-                   n_jobs: int = 1, progress: Callable[[str, int, int], None] | None = None) -> ForecastStage:
+                   n_jobs: int = 1, progress: Callable[[str, int, int], None] | None = None,
+                   fitted: tuple[pd.DataFrame, pd.DataFrame, dict[str, float]] | None = None) -> ForecastStage:
     """Run the forecasting stage (module docstring). ``reconcile``: "auto" (chosen by backtest),
-    "none", or a method of :data:`forecast.reconcile.METHODS`."""
+    "none", or a method of :data:`forecast.reconcile.METHODS`. ``fitted``: the families' (cv,
+    forecasts, timings) of :func:`forecast.strategy.fit_candidates` on these very series, to skip the
+    costly fits (benchmarks reuse them); the rest of the stage runs as usual."""
     timings: dict[str, float] = {}
     modelled = series[series[S.UID].isin(modelled_ids)]
     hier, extra = None, pd.DataFrame(columns=S.SERIES_COLUMNS)
@@ -73,28 +77,36 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
             data = pd.concat([data, series[series[S.UID].isin(missing)]], ignore_index=True)
     data = data.sort_values([S.UID, S.DS]).reset_index(drop=True)
     t0 = time.perf_counter()
-    strat = run_strategy(data[[S.UID, S.DS, S.Y]], families, horizon, backtest_horizon, windows, step, metric,
-                         combos=combos, params=params, n_jobs=n_jobs, combo_how=combo_how, progress=progress)
+    if fitted is None:
+        fitted = fit_candidates(data[[S.UID, S.DS, S.Y]], families, horizon, backtest_horizon, windows, step,
+                                params, n_jobs, progress)
+    strat = finish_strategy(data[[S.UID, S.DS, S.Y]], fitted[0], fitted[1], families, metric, combos, combo_how,
+                            windows=windows, timings=fitted[2])
     timings.update(strat.timings_s)
     timings["strategy"] = time.perf_counter() - t0
 
     fc = strat.forecasts
-    method, table, coherence = "none", pd.DataFrame(), float("nan")
+    method, table, coherence, trusted = "none", pd.DataFrame(), float("nan"), frozenset()
     if hier is not None:
         t0 = time.perf_counter()
         cvsel = selected_cv(strat.cv, strat.selection)
-        cvsel = cvsel[cvsel[S.UID].isin(set(hier.ids))]
-        full_cuts = cvsel.groupby(S.CUTOFF)[S.UID].nunique()
+        skills = set(data.loc[data[S.UID].str.contains("/skill:", regex=False), S.UID])
+        cvsel = cvsel[cvsel[S.UID].isin(set(hier.ids) | skills)]
+        nodes = cvsel[cvsel[S.UID].isin(set(hier.ids))]
+        full_cuts = nodes.groupby(S.CUTOFF)[S.UID].nunique()
         cvsel = cvsel[cvsel[S.CUTOFF].isin(full_cuts.index[full_cuts == len(hier.ids)])]
         if reconcile == "auto" and len(cvsel):
-            method, table = choose_method(cvsel, data, hier)
+            choice = choose_method(cvsel, data, hier)
+            method, table, trusted = choice.method, choice.table, choice.trusted
+            label = choice.label
         else:
             method = "bottom_up" if reconcile == "auto" else reconcile
-        errors = backtest_errors(cvsel, hier) if len(cvsel) else None
-        fc = reconcile_forecasts(fc, hier, method, errors)
+            label = method
+        errors = backtest_errors(cvsel[cvsel[S.UID].isin(set(hier.ids))], hier) if len(cvsel) else None
+        fc = reconcile_forecasts(fc, hier, method, errors, trusted=trusted_mask(hier, trusted))
         coherence = coherence_error(fc, hier)
         timings["reconcile"] = time.perf_counter() - t0
-        log.info("reconciliation %s: largest incoherence %.2e", method, coherence)
+        log.info("reconciliation %s: largest incoherence %.2e", label, coherence)
 
     t0 = time.perf_counter()
     paths = paths_from_quantiles(fc[S.FORECAST_COLUMNS], n_samples=n_samples, seed=seed)
@@ -111,7 +123,7 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
     for name, members in usable_combos(families, combos).items():
         specs[name] = {"model": "combo", "members": list(members), "how": combo_how}
     return ForecastStage(strat, data, fc, paths, signals, by_level, by_class, hier, method, table,
-                         coherence, specs, timings)
+                         coherence, specs, timings, trusted)
 
 
 def stage_metrics(stage: ForecastStage, model: str) -> dict[str, float]:
@@ -143,6 +155,8 @@ def _parent_metrics(stage: ForecastStage) -> dict[str, float]:
         for level, row in stage.reconcile_table.iterrows():
             for method, v in row.items():
                 out[f"reconcile_rmsse_{level}_{method}"] = float(v)
+    for level in stage.reconcile_trusted:
+        out[f"reconcile_trusted_{level}"] = 1.0
     out["reconcile_coherence_max_abs"] = stage.coherence
     for sig, n in stage.signals["signal"].value_counts().items():
         out[f"signals_{sig}"] = float(n)

@@ -29,8 +29,14 @@ y~ = y - W C' (C W C')^-1 C y (the MinT projection; sparse solve when W is diago
   diagonal (dense: used up to ``MINT_MAX`` series, otherwise ``wls_var``).
 
 Non-negative results: negative bottom values are set to 0 and every aggregate is recomputed as
-the sum of its bottoms, so the output is exactly coherent and >= 0. :func:`choose_method` applies
-each method to every backtest window and keeps the one with the lowest mean RMSSE over levels.
+the sum of its bottoms, so the output is exactly coherent and >= 0.
+
+:func:`choose_method` applies each method to every backtest window, with the error (co)variance of
+WLS and MinT estimated on the *other* windows (so that MinT is not scored on the errors it was fitted
+to), and compares every level with the unreconciled forecasts. A level that a method makes worse can
+be *trusted*: its nodes get a tiny variance (``TRUST``), so they keep their base forecasts and the
+other nodes absorb the incoherence (still exactly coherent). The choice is the best mean over levels
+among the candidates no worse than unreconciled at any level of the backtest.
 
 Quantiles follow their mean: each series' calibrated quantiles are multiplied by
 reconciled mean / base mean (shifted when the base mean is 0), so their relative width is kept.
@@ -55,6 +61,9 @@ from forecast import schema as S
 log = logging.getLogger(__name__)
 METHODS = ("bottom_up", "wls_struct", "wls_var", "mint_shrink")
 MINT_MAX = 3000
+TRUST = 1e-8
+TOL = 1e-6  # "no worse than base": mean RMSSE at most base * (1 + TOL) + TOL
+SKILL_LEVEL = "skill_zone"
 
 
 @dataclass(frozen=True)
@@ -183,36 +192,70 @@ def _shrink_cov(E: np.ndarray) -> np.ndarray:
     return shrunk * np.outer(sd, sd)
 
 
-def reconcile_matrix(hier: Hierarchy, base: np.ndarray, method: str, errors: np.ndarray | None = None) -> np.ndarray:
+def reconcile_matrix(hier: Hierarchy, base: np.ndarray, method: str, errors: np.ndarray | None = None,
+                     trusted: np.ndarray | None = None) -> np.ndarray:
     """Reconcile base forecasts (rows in ``hier.ids`` order, columns months or samples); returns
-    coherent, non-negative forecasts of the same shape. ``errors``: backtest errors, rows as base."""
+    coherent, non-negative forecasts of the same shape. ``errors``: backtest errors, rows as base.
+    ``trusted``: boolean mask (rows as base) of nodes whose error variance is scaled by ``TRUST``, so
+    that they keep their base forecast (to about ``TRUST`` relative) and the others absorb the
+    incoherence; ignored by bottom-up.
+
+    Non-negativity: a column whose reconciled bottoms go negative is solved again with those bottoms
+    pinned at 0 (trusted at a base of 0), a few rounds, so that the other nodes (trusted ones
+    included) absorb it; whatever is still negative is then set to 0 and the aggregates summed."""
     if method not in METHODS:
         raise ValueError(f"unknown reconciliation method {method!r} (known: {', '.join(METHODS)})")
     na, nb = hier.A.shape
     base = np.asarray(base, dtype=float)
+    t = np.ones(na + nb) if trusted is None else np.where(np.asarray(trusted, bool), TRUST, 1.0)
     if method == "bottom_up" or na == 0:
         yb = base[na:]
     else:
         A = hier.A
-        inc = base[:na] - A @ base[na:]  # C y
-        if method == "mint_shrink" and errors is not None and na + nb <= MINT_MAX:
-            W = _shrink_cov(errors)
+        dense = method == "mint_shrink" and errors is not None and na + nb <= MINT_MAX
+        if dense:
+            cov = _shrink_cov(errors)
             Ct = sp.vstack([sp.identity(na), -A.T]).toarray()
-            WCt = W @ Ct
-            yb = (base - WCt @ np.linalg.solve(Ct.T @ WCt, inc))[na:]
         else:
             if method == "wls_struct":
-                w = np.r_[np.asarray(A.sum(axis=1)).ravel(), np.ones(nb)]
+                w0 = np.r_[np.asarray(A.sum(axis=1)).ravel(), np.ones(nb)]
             else:
                 if errors is None:
                     raise ValueError(f"{method} needs backtest errors")
-                w = np.maximum(np.nanvar(errors, axis=1), 1e-6)
+                w0 = np.maximum(np.nanvar(errors, axis=1), 1e-6)
+
+        def solve(y: np.ndarray, tt: np.ndarray) -> np.ndarray:
+            inc = y[:na] - A @ y[na:]  # C y
+            if dense:
+                d = np.sqrt(tt)
+                W = cov * np.outer(d, d)
+                low = tt < 1
+                if low.any():  # a trusted node: its own tiny variance, no covariance with the others
+                    W[np.ix_(low, ~low)] = 0.0
+                    W[np.ix_(~low, low)] = 0.0
+                WCt = W @ Ct
+                return (y - WCt @ np.linalg.solve(Ct.T @ WCt, inc))[na:]
+            w = w0 * tt
             wa, wb = sp.diags(w[:na]), sp.diags(w[na:])
-            M = (wa + A @ wb @ A.T).tocsc()
-            lam = splu(M).solve(inc)
-            yb = base[na:] + wb @ (A.T @ lam)  # -W C' lam, with C' = [I; -A']
+            lam = splu((wa + A @ wb @ A.T).tocsc()).solve(inc)
+            return y[na:] + wb @ (A.T @ lam)  # -W C' lam, with C' = [I; -A']
+
+        yb = np.asarray(solve(base, t))
+        if yb.ndim == 1:
+            yb = yb[:, None]
+        b2 = base.reshape(len(base), -1)
+        for j in np.flatnonzero((yb < -1e-9).any(axis=0)):
+            y, tt, col = b2[:, j].copy(), t.copy(), yb[:, j]
+            for _ in range(5):
+                neg = np.flatnonzero(col < -1e-9)
+                if not len(neg):
+                    break
+                y[na + neg], tt[na + neg] = 0.0, TRUST
+                col = np.asarray(solve(y, tt)).ravel()
+            yb[:, j] = col
+        yb = yb.reshape(base[na:].shape)
     yb = np.maximum(yb, 0.0)
-    return np.vstack([hier.A @ yb, yb])
+    return np.vstack([hier.A @ yb, yb]) if yb.ndim == 2 else np.r_[hier.A @ yb, yb]
 
 
 def _wide(frame: pd.DataFrame, ids: np.ndarray, col: str, keys: list[str]) -> pd.DataFrame:
@@ -225,38 +268,110 @@ def backtest_errors(cv: pd.DataFrame, hier: Hierarchy) -> np.ndarray:
     return np.nan_to_num(_wide(e, hier.ids, "_e", [S.CUTOFF, S.DS]).to_numpy(float))
 
 
-def choose_method(cv: pd.DataFrame, series: pd.DataFrame, hier: Hierarchy,
-                  methods: tuple[str, ...] = METHODS) -> tuple[str, pd.DataFrame]:
-    """Apply every method (and none) to each backtest window of the selected forecasts ``cv`` (one
-    model per series, every node of ``hier``), score RMSSE per series, and pick the method with the
-    lowest mean over levels of the level's mean RMSSE. Returns (method, table level x method)."""
+def _levels(hier: Hierarchy, uids: pd.Series) -> pd.Series:
+    lv = uids.map(hier.levels)
+    return lv.where(lv.notna() | ~uids.str.contains("/skill:", regex=False), SKILL_LEVEL)
+
+
+def trusted_mask(hier: Hierarchy, levels: frozenset[str] | set[str] | None) -> np.ndarray | None:
+    """Boolean mask over ``hier.ids`` of the nodes of the trusted ``levels`` (skill series follow their
+    zone total, so trusting ``skill_zone`` trusts ``zone_total``)."""
+    if not levels:
+        return None
+    lv = set(levels) | ({"zone_total"} if SKILL_LEVEL in levels else set())
+    return np.array([hier.levels.get(u) in lv for u in hier.ids], dtype=bool)
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """What :func:`choose_method` chose: the method, the levels kept at their base forecasts, the
+    table level x candidate of honest backtest RMSSE ("base" = unreconciled) and the label of the
+    chosen column."""
+
+    method: str
+    trusted: frozenset[str]
+    table: pd.DataFrame
+    label: str
+
+
+def _honest_scores(cv: pd.DataFrame, series: pd.DataFrame, hier: Hierarchy, method: str,
+                   trusted: frozenset[str]) -> pd.DataFrame:
+    """Mean RMSSE per level (rows) and backtest window (columns) of ``method`` applied to each window,
+    with the error (co)variance estimated on the *other* windows only (all of them when there is a
+    single window)."""
+    E_all = _wide(cv.assign(_e=cv[S.Y] - cv[S.MEAN]), hier.ids, "_e", [S.CUTOFF, S.DS])
+    cuts = E_all.columns.get_level_values(0)
+    mask = trusted_mask(hier, trusted)
+    cols = {}
+    for cut, g in cv.groupby(S.CUTOFF):
+        other = cuts != cut
+        E = np.nan_to_num(E_all.loc[:, other if other.any() else slice(None)].to_numpy(float))
+        rec = reconcile_forecasts(g[[*S.FORECAST_COLUMNS]], hier, method, E, trusted=mask)
+        rec = rec.merge(g[[S.UID, S.DS, S.CUTOFF, S.Y]], on=[S.UID, S.DS]).assign(**{S.MODEL: method})
+        cols[cut] = _level_table(rec, series, hier)
+    return pd.DataFrame(cols)
+
+
+def _level_table(cv: pd.DataFrame, series: pd.DataFrame, hier: Hierarchy) -> pd.Series:
     from forecast.metrics import evaluate
 
-    E = backtest_errors(cv, hier)
-    ids = hier.ids
-    parts = [cv.assign(**{S.MODEL: "base"})]
+    met = evaluate(cv[S.CV_COLUMNS], series)
+    met = met[met[S.METRIC] == "rmsse"]
+    met = met.assign(level=_levels(hier, met[S.UID]).to_numpy())
+    v = met[np.isfinite(met[S.VALUE])]
+    return v.groupby("level")[S.VALUE].mean()
+
+
+def choose_method(cv: pd.DataFrame, series: pd.DataFrame, hier: Hierarchy,
+                  methods: tuple[str, ...] = METHODS, max_rounds: int = 4) -> MethodChoice:
+    """Choose the reconciliation by backtest, honestly and level by level.
+
+    ``cv``: the selected forecasts' backtest (one model per series) of every node of ``hier``, plus
+    any skill series (they follow their zone total). Every method is applied to each window with its
+    error (co)variance estimated on the other windows (never on the window it is scored on), and
+    scored by mean RMSSE per level against the unreconciled ("base") forecasts. For each method but
+    bottom-up, a *trusted* variant keeps at their base forecasts the levels that the method does not
+    improve (growing the set for a few rounds while more levels stop improving; never every level),
+    the other nodes absorbing the incoherence: a level is changed only where changing it helped. The
+    choice: among the candidates no worse than base at any level, the lowest mean over levels; if none,
+    the one whose worst level ratio to base is smallest."""
+    S.require_columns(cv, S.CV_COLUMNS, "cross-validation frame")
+    base = pd.DataFrame({cut: _level_table(g.assign(**{S.MODEL: "base"}), series, hier)
+                         for cut, g in cv.groupby(S.CUTOFF)}).mean(axis=1)
+    cols: dict[str, pd.Series] = {"base": base}
+    spec: dict[str, tuple[str, frozenset[str]]] = {}
+    levels = frozenset(base.index)
     for method in methods:
-        for cut, g in cv.groupby(S.CUTOFF):
-            mean = _wide(g, ids, S.MEAN, [S.DS])
-            if mean.isna().to_numpy().any():
-                raise ValueError("choose_method: every node needs a backtest forecast for every window")
-            rec = reconcile_matrix(hier, mean.to_numpy(float), method, E)
-            long = pd.DataFrame(rec, index=ids, columns=mean.columns).stack().rename(S.MEAN).reset_index()
-            long.columns = [S.UID, S.DS, S.MEAN]
-            out = g.drop(columns=[S.MEAN]).merge(long, on=[S.UID, S.DS]).assign(**{S.MODEL: method})
-            parts.append(out[cv.columns])
-    allcv = pd.concat(parts, ignore_index=True)
-    met = evaluate(allcv, series)
-    met = met[met[S.METRIC] == "rmsse"].assign(level=lambda d: d[S.UID].map(hier.levels))
-    table = met.groupby(["level", S.MODEL])[S.VALUE].apply(lambda v: float(np.nanmean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan).unstack(S.MODEL)
-    score = table[list(methods)].mean(axis=0)
-    best = str(score.idxmin())
-    log.info("reconciliation chosen by backtest: %s (mean RMSSE over levels %s)", best, score.round(4).to_dict())
-    return best, table
+        sc = _honest_scores(cv, series, hier, method, frozenset()).mean(axis=1)
+        cols[method], spec[method] = sc, (method, frozenset())
+        if method == "bottom_up":
+            continue
+        trusted: frozenset[str] = frozenset()
+        for _ in range(max_rounds):
+            b = base.reindex(sc.index)
+            idle = frozenset(sc.index[(sc >= b * (1 - TOL) - TOL).to_numpy()])  # not improved
+            if idle <= trusted or (trusted | idle) >= levels:
+                break
+            trusted = trusted | idle
+            sc = _honest_scores(cv, series, hier, method, trusted).mean(axis=1)
+        if trusted:
+            cols[f"{method}_trusted"], spec[f"{method}_trusted"] = sc, (method, trusted)
+    table = pd.DataFrame(cols)
+    table.index.name = "level"
+    no_worse = {c: bool((table[c] <= table["base"] * (1 + TOL) + TOL).all()) for c in spec}
+    ok = [c for c in spec if no_worse[c]]
+    if ok:
+        label = str(table[ok].mean(axis=0).idxmin())
+    else:
+        label = str(table[list(spec)].div(table["base"] + TOL, axis=0).max(axis=0).idxmin())
+    method, trusted = spec[label]
+    log.info("reconciliation chosen by backtest: %s (trusted levels %s; mean RMSSE over levels %s)", label,
+             sorted(trusted), table.mean(axis=0).round(4).to_dict())
+    return MethodChoice(method, trusted, table, label)
 
 
 def reconcile_forecasts(forecasts: pd.DataFrame, hier: Hierarchy, method: str,
-                        errors: np.ndarray | None = None) -> pd.DataFrame:
+                        errors: np.ndarray | None = None, trusted: np.ndarray | None = None) -> pd.DataFrame:
     """Reconciled copy of a forecasts frame holding every node of ``hier`` (other series, e.g.
     skills, pass through, scaled with their zone total: see the module docstring)."""
     ids = hier.ids
@@ -265,7 +380,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hier: Hierarchy, method: str,
     if mean.isna().to_numpy().any():
         missing = mean.index[mean.isna().any(axis=1)][:5].tolist()
         raise ValueError(f"reconcile: no forecast for node(s) {missing}")
-    rec = pd.DataFrame(reconcile_matrix(hier, mean.to_numpy(float), method, errors), index=ids, columns=mean.columns)
+    rec = pd.DataFrame(reconcile_matrix(hier, mean.to_numpy(float), method, errors, trusted), index=ids,
+                       columns=mean.columns)
     ratio = (rec / mean.where(mean > 0)).stack().rename("_r").reset_index()
     ratio.columns = [S.UID, S.DS, "_r"]
     recl = rec.stack().rename("_m").reset_index()

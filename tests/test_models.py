@@ -114,6 +114,42 @@ def test_refit_same_instance(name: str) -> None:
     np.testing.assert_allclose(model.fit(y).predict(H).mean, make_model(name).fit(y).predict(H).mean)
 
 
+SHAPES = {
+    "seasonal": lambda: seasonal_counts(),
+    "short": lambda: np.array([3.0, 5, 2, 4, 6, 3, 5, 4, 2, 5]),
+    "all_zero": lambda: np.zeros(60),
+    "sparse": lambda: np.random.default_rng(3).poisson(0.3, 72).astype(float),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_input_unchanged_on_every_series_shape(name: str, shape: str) -> None:
+    """A read-only input: any in-place write by a family raises instead of passing silently."""
+    y = SHAPES[shape]()
+    y0 = y.copy()
+    y.setflags(write=False)
+    model = make_model(name)
+    params = copy.deepcopy(model.get_params())
+    check_contract(model.fit(y).predict(H))
+    np.testing.assert_array_equal(y, y0)
+    assert model.get_params() == params
+
+
+def test_warm_start_fit_keeps_the_contract(name: str) -> None:
+    """A fit warm-started from a fit on a prefix (as the backtest windows do) gives a valid forecast
+    close to the cold fit's."""
+    y = seasonal_counts(seed=7)
+    first = make_model(name).fit(y[:60])
+    warm = first.warm_state()
+    if not make_model(name).supports_warm:
+        assert warm is None
+        return
+    fc = make_model(name).fit(y, warm=warm).predict(H)
+    check_contract(fc)
+    cold = make_model(name).fit(y).predict(H)
+    assert np.abs(fc.mean - cold.mean).mean() <= 0.25 * cold.mean.mean() + 1.0
+
+
 # --- model-specific ------------------------------------------------------------------------
 
 

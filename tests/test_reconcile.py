@@ -7,7 +7,7 @@ import pytest
 
 from forecast import schema as S
 from forecast.reconcile import (METHODS, build_hierarchy, choose_method, coherence_error, reconcile_forecasts,
-                                reconcile_matrix)
+                                reconcile_matrix, trusted_mask)
 
 MONTHS = pd.date_range("2020-01-01", periods=36, freq="MS")
 ROMES = ["A1101", "A1201", "A1202", "M1607"]  # A11, A12, A12 (grand domain A), M16
@@ -125,7 +125,63 @@ def test_choose_method_on_backtest() -> None:
         later[c] = later[S.MEAN]
     later[S.MODEL] = "selected"
     later[S.CUTOFF] = cut
-    method, table = choose_method(later[S.CV_COLUMNS], full, hier)
+    choice = choose_method(later[S.CV_COLUMNS], full, hier)
+    method, table = choice.method, choice.table
     assert method in METHODS
     assert {"rome_zone", "zone_total", "region_total", "domain_zone"} <= set(table.index)
     assert "base" in table.columns
+
+
+@pytest.mark.parametrize("method", ["wls_struct", "wls_var", "mint_shrink"])
+def test_trusted_levels_keep_their_base_forecasts(method: str) -> None:
+    hier, _ = build_hierarchy(toy_series())
+    rng = np.random.default_rng(5)
+    base = rng.uniform(20, 40, (len(hier.ids), 3))
+    na = len(hier.agg_ids)
+    base[:na] = hier.A @ base[na:] * 1.2  # aggregates 20 % above the sum of their bottoms
+    errors = rng.normal(0, 1, (len(hier.ids), 40))
+    trusted = trusted_mask(hier, {"zone_total", "region_total"})
+    assert trusted.sum() == 3  # 4413/total, 4414/total, R44/total
+    rec = reconcile_matrix(hier, base, method, errors, trusted)
+    np.testing.assert_allclose(rec[:na], hier.A @ rec[na:], atol=1e-9)  # still exactly coherent
+    np.testing.assert_allclose(rec[trusted], base[trusted], rtol=1e-6)  # trusted nodes kept
+    free = reconcile_matrix(hier, base, method, errors)
+    assert np.abs(free[trusted] - base[trusted]).max() > 1  # without trust they move
+    # skill series follow their zone total: trusting them trusts the zone totals
+    assert trusted_mask(hier, {"skill_zone"}).sum() == 2
+
+
+def _backtest(full: pd.DataFrame, hier, cuts: list[int], seed: int) -> pd.DataFrame:
+    """Backtest-like frame: bottoms noisy around the truth, the zone and region totals exact."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in cuts:
+        cut = MONTHS[k]
+        w = full[(full[S.DS] > cut) & (full[S.DS] <= MONTHS[k + 6])].copy()
+        exact = w[S.UID].map(hier.levels).isin(["zone_total", "region_total"]).to_numpy()
+        w[S.MEAN] = np.where(exact, w[S.Y], w[S.Y] * rng.uniform(0.5, 1.5, len(w)))
+        for c in S.QUANTILE_COLUMNS:
+            w[c] = w[S.MEAN]
+        w[S.MODEL], w[S.CUTOFF] = "selected", cut
+        parts.append(w)
+    return pd.concat(parts, ignore_index=True)[S.CV_COLUMNS]
+
+
+def test_choose_method_keeps_exact_totals_and_is_no_worse_at_any_level() -> None:
+    series = toy_series()
+    hier, extra = build_hierarchy(series)
+    full = pd.concat([series, extra], ignore_index=True)
+    full = full[full[S.UID].isin(set(hier.ids))]
+    cv = _backtest(full, hier, [11, 17, 23, 29], seed=6)
+    choice = choose_method(cv, full, hier)
+    t = choice.table
+    # the totals are perfect in the backtest: structural WLS spoils them, its trusted variant keeps them
+    assert t.loc["zone_total", "wls_struct"] > 0.1 and t.loc["region_total", "wls_struct"] > 0.1
+    assert t.loc["zone_total", "wls_struct_trusted"] == pytest.approx(0, abs=1e-6)
+    assert t.loc["rome_zone", "wls_struct_trusted"] < t.loc["rome_zone", "base"]
+    # the choice is no worse than the base forecasts at any level, and better on average
+    assert choice.label in t.columns and choice.method in METHODS
+    assert (t[choice.label] <= t["base"] * (1 + 1e-6) + 1e-6).all()
+    assert t[choice.label].mean() < t["base"].mean() - 0.1
+    # bottom-up cannot keep the totals: never chosen here
+    assert choice.method != "bottom_up"

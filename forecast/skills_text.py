@@ -94,11 +94,11 @@ class SkillFinder:
 
             if skills is None:
                 sk = referential.load_skills()
-                skills = list(zip(sk["code_ogr"], sk["libelle"]))
+                skills = list(zip(sk["code_ogr"].tolist(), sk["libelle"].tolist()))
             if fiche_skills is None:
                 fs = referential.load_fiche_skills()
                 fiche_map: dict[str, set[str]] = {}
-                for rome, code in zip(fs["code_rome"], fs["code_ogr"]):
+                for rome, code in zip(fs["code_rome"].tolist(), fs["code_ogr"].tolist()):
                     fiche_map.setdefault(rome, set()).add(code)
                 fiche_skills = {k: frozenset(v) for k, v in fiche_map.items()}
         self.fiche_skills = fiche_skills

@@ -8,6 +8,7 @@ again replaces the earlier version (an update, counted as a duplicate). Re-publi
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 import logging
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from forecast import schema as S
 from forecast.errors import DataError, ForecastError
@@ -76,6 +79,41 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes that parse and tag JSON lines. Where ``fork`` exists they are forked once the
+    referential (communes, ROME codes, skill labels) is loaded here, so they start at once and
+    share its memory pages instead of loading a copy each; elsewhere they are spawned."""
+    if "fork" not in mp.get_all_start_methods():
+        return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    from forecast.ingest.offers_json import preload
+
+    preload()
+    gc.collect()
+    gc.freeze()   # the children's collector then leaves the shared objects (and their pages) alone
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_die_with_parent,
+                                   initargs=(os.getpid(),))
+        for f in [pool.submit(int) for _ in range(workers)]:   # fork them now, while frozen
+            f.result()
+    finally:
+        gc.unfreeze()
+    return pool
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a forked worker: exit when the ingesting process dies (even killed), instead of waiting
+    for work forever (a forked child holds the task queue's write end, so it never sees EOF)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:   # died before the call above
+        os._exit(1)
+
+
 class Store:
     """A DuckDB file holding everything ingested. Use as a context manager."""
 
@@ -117,13 +155,18 @@ class Store:
         if workers == 0:
             big = kind == "offers" and sum(f.stat().st_size for f in files) > PARALLEL_BYTES
             workers = min(2, os.cpu_count() or 1) if big else 1
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
+        pools: list[ProcessPoolExecutor] = []
+
+        def pool() -> ProcessPoolExecutor | None:   # started for the first file that is not skipped
+            if workers > 1 and kind == "offers" and not pools:
+                pools.append(_worker_pool(workers))
+            return pools[0] if pools else None
         try:
-            reports = [self._ingest_file(f, kind, lambda p: file_batches(p, kind, offer_columns, pool))
+            reports = [self._ingest_file(f, kind, lambda p: file_batches(p, kind, offer_columns, pool()))
                        for f in files]
         finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            for p in pools:
+                p.shutdown(cancel_futures=True)
         if kind == "offers" and any(not r.skipped for r in reports):
             from forecast.dedupe import mark_republished
 
@@ -192,18 +235,20 @@ class Store:
             n_input += b.n_input
             n_rejected += len(b.rejects)
             self._insert_rejects(rejects_frame(b.rejects))
-            offers = b.frames["offers"]
+            offers = b.tables["offers"]
             if b.n_input != len(offers) + len(b.rejects):   # every record in exactly one place
                 raise ForecastError(f"{path}: {b.n_input} records read but {len(offers)} accepted + "
                                     f"{len(b.rejects)} rejected (a reader lost records)")
-            keep = offers.drop_duplicates(S.OFFER_ID, keep="last")
-            n_dup += len(offers) - len(keep)
-            skills = b.frames["offer_skills"]
-            if len(keep) < len(offers):
-                kept = set(zip(keep[S.OFFER_ID], keep["record"]))
-                skills = skills[[k in kept for k in zip(skills[S.OFFER_ID], skills["record"])]]
-            con.register("_b_offers", keep)
-            con.register("_b_skills", skills.drop_duplicates([S.OFFER_ID, S.SKILL]))
+            skills = b.tables["offer_skills"]   # one row per (offer, skill): readers key skills by code
+            if len(offers) and pc.count_distinct(offers[S.OFFER_ID]).as_py() < len(offers):
+                # an id repeated inside the batch: its last version is kept, the others are duplicates
+                keep = _last_of_each_id(offers)
+                n_dup += len(offers) - len(keep)
+                kept = pa.table({S.OFFER_ID: keep[S.OFFER_ID], "record": keep["record"]})
+                skills = skills.join(kept, [S.OFFER_ID, "record"], join_type="inner")
+                offers = keep
+            con.register("_b_offers", offers)
+            con.register("_b_skills", skills)
             seen = con.execute("SELECT count(*) FROM offers JOIN _b_offers USING (offer_id)").fetchone()[0]
             if seen:   # deletes only when needed: pure appends let DuckDB write row groups out early
                 n_dup += seen
@@ -253,6 +298,13 @@ class Store:
 
     def ingest_log(self) -> pd.DataFrame:
         return self.query("SELECT * FROM ingest_log ORDER BY ingested_at, source")
+
+
+def _last_of_each_id(offers: pa.Table) -> pa.Table:
+    """The rows of ``offers`` that are the last of their offer id, in input order."""
+    ids = offers[S.OFFER_ID].to_pylist()
+    last = {oid: i for i, oid in enumerate(ids)}
+    return offers.take(pa.array(sorted(last.values()), pa.int64()))
 
 
 def ingest_paths(store: str | Path, paths: list[Path], *, offer_columns: dict[str, str] | None = None,

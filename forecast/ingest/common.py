@@ -88,9 +88,10 @@ class Placer:
         from forecast import referential
 
         communes = referential.load_communes()
-        self.zone_of = dict(zip(communes["commune"], communes["zone"]))
+        codes = communes["commune"].tolist()
+        self.zone_of = dict(zip(codes, communes["zone"].tolist()))
         by_name: dict[tuple[str, str], list[str]] = {}
-        for code, label, dep in zip(communes["commune"], communes["libelle"], communes["dep"]):
+        for code, label, dep in zip(codes, communes["libelle"].tolist(), communes["dep"].tolist()):
             by_name.setdefault((dep, fold(label)), []).append(code)
         self.by_name = by_name
 

@@ -7,9 +7,11 @@ Tags are completed by :mod:`forecast.ingest.tagging` (ROME from the title, skill
 """
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,13 @@ from typing import Any
 import orjson
 
 from forecast.ingest.common import ReadResult, Reject, RejectError, placer, rome_parent_map
-from forecast.ingest.jsonstream import iter_json_records, iter_line_chunks, parse_line
+from forecast.ingest.jsonstream import LineBlock, iter_json_records, iter_line_blocks, parse_line
 from forecast.ingest.tagging import OfferBatch, concat_batches
 
 OFFER_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz")
 BATCH = 20_000
-IN_FLIGHT = 4   # chunks parsed ahead by the workers
+BLOCK_BYTES = 16 << 20   # JSON lines sent to a worker at a time (about 10,000 offers)
+IN_FLIGHT = 3   # chunks parsed ahead by the workers (bounds the memory of the results waiting)
 
 
 def _date(value: Any) -> datetime:
@@ -109,43 +112,75 @@ def _add_record(batch: OfferBatch, recno: int, rec: Any, raw: str) -> None:
         batch.rejects.append(Reject(batch.source, recno, exc.field, exc.reason, raw))
 
 
-def parse_chunk(source: str, lines: list[tuple[int, bytes | Exception]], tag: bool = True) -> OfferBatch:
-    """Parse, normalise and tag a chunk of raw JSON lines (runs in a worker process)."""
+def preload() -> None:
+    """Load what the workers need (placing, ROME codes, skill labels) in this process."""
+    from forecast.skills_text import skill_finder
+
+    placer()
+    rome_parent_map()
+    skill_finder()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: parsed JSON makes no cycles, and collecting while
+    millions of small dicts are made and freed costs more than the parsing itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def parse_block(source: str, block: LineBlock, tag: bool = True) -> OfferBatch:
+    """Split, parse, normalise and tag a block of JSON lines (runs in a worker process)."""
     batch = OfferBatch(source)
-    for recno, line in lines:
-        if isinstance(line, Exception):
-            _add_record(batch, recno, line, "")
-        else:
-            _add_record(batch, recno, *parse_line(line))
-    return batch.finish(tag)
+    with gc_paused():
+        for recno, line in block.lines():
+            if isinstance(line, Exception):
+                _add_record(batch, recno, line, "")
+            else:
+                _add_record(batch, recno, *parse_line(line))
+        return batch.finish(tag)
 
 
 def iter_offer_batches(path: Path, batch_size: int = BATCH, tag: bool = True,
                        executor: Executor | None = None) -> Iterator[OfferBatch]:
     """Read an offers file in batches of ``batch_size`` input records, tagged unless ``tag`` is False.
 
-    With an ``executor`` (a process pool), JSON lines are parsed and tagged in its workers, a few
-    chunks ahead, in file order; memory stays bounded by the chunks in flight.
+    With an ``executor`` (a process pool), JSON lines are sent to its workers in blocks of about
+    :data:`BLOCK_BYTES` (the worker splits, parses and tags them; batches then follow the blocks),
+    a few blocks ahead, in file order; memory stays bounded by the blocks in flight.
     """
     path = Path(path)
     source = str(path)
-    chunks = iter_line_chunks(path, batch_size) if executor is not None else None
-    if chunks is not None:
+    blocks = iter_line_blocks(path, BLOCK_BYTES) if executor is not None else None
+    if blocks is not None:
         pending: deque[Future[OfferBatch]] = deque()
-        for chunk in chunks:
-            pending.append(executor.submit(parse_chunk, source, chunk, tag))
+        for block in blocks:
+            pending.append(executor.submit(parse_block, source, block, tag))
             if len(pending) >= IN_FLIGHT:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
         return
     batch = OfferBatch(source)
-    for recno, rec, raw in iter_json_records(path):
-        _add_record(batch, recno, rec, raw)
-        if batch.n_input >= batch_size:
-            yield batch.finish(tag)
-            batch = OfferBatch(source)
-    yield batch.finish(tag)
+    records = iter_json_records(path)
+    while True:
+        with gc_paused():   # not across the yield: the caller's own work keeps its collector
+            for recno, rec, raw in records:
+                _add_record(batch, recno, rec, raw)
+                if batch.n_input >= batch_size:
+                    break
+            else:
+                records = None
+            batch.finish(tag)
+        yield batch
+        if records is None:
+            return
+        batch = OfferBatch(source)
 
 
 def read_offers_json(path: Path, tag: bool = True) -> ReadResult:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
 
 from forecast import schema as S
 from forecast.ingest.common import ReadResult, Reject, rejects_frame
@@ -27,7 +28,11 @@ MAX_INFERRED_SKILLS = 12
 
 @dataclass
 class OfferBatch:
-    """Accepted offers (as columns), their skills and the rejects of a run of input records."""
+    """Accepted offers (as columns), their skills and the rejects of a run of input records.
+
+    :meth:`finish` turns the columns into Arrow tables (``tables``; cheap to send between processes
+    and appended to DuckDB without a copy) and frees the lists; ``frames`` gives them as pandas.
+    """
 
     source: str
     n_input: int = 0
@@ -41,10 +46,13 @@ class OfferBatch:
     titles: list[str] = field(default_factory=list)
     descriptions: list[str] = field(default_factory=list)
     records: list[int] = field(default_factory=list)
-    skill_rows: list[tuple[str, str, bool, int]] = field(default_factory=list)
+    skill_ids: list[str] = field(default_factory=list)
+    skill_codes: list[str] = field(default_factory=list)
+    skill_required: list[bool] = field(default_factory=list)
+    skill_records: list[int] = field(default_factory=list)
     no_skills: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
 
     def add(self, offer_id: str, created: datetime, commune: str, zone: str, rome: str | None,
             fiche: str | None, positions: int, title: str, description: str, record: int,
@@ -62,12 +70,16 @@ class OfferBatch:
         self.descriptions.append(description)
         self.records.append(record)
         if skills:
-            self.skill_rows.extend((offer_id, code, req, record) for code, req in skills.items())
+            k = len(skills)
+            self.skill_ids.extend([offer_id] * k)
+            self.skill_codes.extend(skills)
+            self.skill_required.extend(skills.values())
+            self.skill_records.extend([record] * k)
         else:
             self.no_skills.append(i)
 
     def finish(self, tag: bool = True) -> "OfferBatch":
-        """Infer the missing tags (unless ``tag`` is False) and build ``frames``."""
+        """Infer the missing tags (unless ``tag`` is False) and build ``tables``."""
         n = len(self.offer_ids)
         how = [GIVEN] * n
         conf = [1.0] * n
@@ -79,27 +91,53 @@ class OfferBatch:
             for i, p in zip(todo, preds):
                 self.romes[i], self.fiches[i] = p.parents[0], p.fiche
                 how[i], conf[i] = INFERRED, round(p.confidences[0], 4)
-        offers = pd.DataFrame({
-            S.OFFER_ID: self.offer_ids, S.CREATED: pd.to_datetime(pd.Series(self.created, dtype=object)),
-            S.ZONE: self.zones, S.COMMUNE: self.communes, S.ROME: self.romes, S.ROME_FICHE: self.fiches,
-            S.POSITIONS: pd.Series(self.positions, dtype="int64"), S.SOURCE: self.source, S.TITLE: self.titles,
-            "description": self.descriptions, ROME_HOW: how, ROME_CONFIDENCE: pd.Series(conf, dtype="float64"),
-            RECORD: pd.Series(self.records, dtype="int64"),
-        }, columns=OFFER_FRAME_COLUMNS)
-        offers[S.CREATED] = offers[S.CREATED].astype("datetime64[us]")
-        rows = [(o, s, r, GIVEN, 1.0, k) for o, s, r, k in self.skill_rows]
+        k = len(self.skill_ids)
+        sk_how, sk_conf = [GIVEN] * k, [1.0] * k
         if tag and self.no_skills:
             from forecast.skills_text import skill_finder
 
             finder = skill_finder()
             for i in self.no_skills:
-                found = finder.find(f"{self.titles[i]}. {self.descriptions[i]}", self.fiches[i])
-                rows.extend((self.offer_ids[i], m.code, False, INFERRED, m.confidence, self.records[i])
-                            for m in found[:MAX_INFERRED_SKILLS])
-        skills = pd.DataFrame(rows, columns=SKILL_FRAME_COLUMNS).astype(
-            {S.REQUIRED: "bool", CONFIDENCE: "float64", RECORD: "int64"})
-        self.frames = {"offers": offers, "offer_skills": skills}
+                found = finder.find(f"{self.titles[i]}. {self.descriptions[i]}", self.fiches[i])[:MAX_INFERRED_SKILLS]
+                oid, rec = self.offer_ids[i], self.records[i]
+                for m in found:
+                    self.skill_ids.append(oid)
+                    self.skill_codes.append(m.code)
+                    self.skill_required.append(False)
+                    self.skill_records.append(rec)
+                    sk_how.append(INFERRED)
+                    sk_conf.append(m.confidence)
+        string, i64 = pa.string(), pa.int64()
+        self.tables = {
+            "offers": pa.table([
+                pa.array(self.offer_ids, string), pa.array(self.created, pa.timestamp("us")),
+                pa.array(self.zones, string), pa.array(self.communes, string), pa.array(self.romes, string),
+                pa.array(self.fiches, string), pa.array(self.positions, i64),
+                pa.repeat(pa.scalar(self.source, string), n), pa.array(self.titles, string),
+                pa.array(self.descriptions, string), pa.array(how, string), pa.array(conf, pa.float64()),
+                pa.array(self.records, i64)], names=OFFER_FRAME_COLUMNS),
+            "offer_skills": pa.table([
+                pa.array(self.skill_ids, string), pa.array(self.skill_codes, string),
+                pa.array(self.skill_required, pa.bool_()), pa.array(sk_how, string),
+                pa.array(sk_conf, pa.float64()), pa.array(self.skill_records, i64)], names=SKILL_FRAME_COLUMNS),
+        }
+        for name in ("offer_ids", "created", "communes", "zones", "romes", "fiches", "positions", "titles",
+                     "descriptions", "records", "skill_ids", "skill_codes", "skill_required", "skill_records",
+                     "no_skills"):
+            setattr(self, name, [])   # the tables hold them now: free the lists (and do not send them)
         return self
+
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The tables as pandas frames (after :meth:`finish`)."""
+        return {k: _to_pandas(t) for k, t in self.tables.items()}
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    if S.CREATED in df.columns:
+        df[S.CREATED] = df[S.CREATED].astype("datetime64[us]")
+    return df
 
 
 def concat_batches(source: str, batches: Iterable[OfferBatch]) -> ReadResult:

@@ -16,7 +16,9 @@ Steps (each a library function of its own module):
    models cannot win; the fallback is the first combination, else seasonal naive;
 5. every family is fitted on the full history, the combinations built, the selection applied;
 6. :func:`forecast.calibrate.fit_calibration` on the chosen candidates' backtest residuals (per
-   horizon step and series class) and :func:`forecast.calibrate.apply_calibration`.
+   horizon step and series class) and :func:`forecast.calibrate.apply_calibration`, for the classes
+   where it brings the coverage of the intervals nearer nominal out of sample
+   (:func:`calibration_helps`: fitted on the earlier windows, judged on the last one).
 
 Timings of each family's backtest are measured (``timings_s``).
 """
@@ -121,12 +123,15 @@ def fit_candidates(series: pd.DataFrame, families: list[str] | tuple[str, ...], 
 def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, families: list[str] | tuple[str, ...],
                     metric: str = "rmsse", combos: dict[str, tuple[str, ...]] | None = None,
                     combo_how: str = "mean", selection: str = "class", calibrate: bool = True,
-                    windows: int = 3, timings: dict[str, float] | None = None, point: str = "mean"
-                    ) -> StrategyResult:
+                    windows: int = 3, timings: dict[str, float] | None = None, point: str = "mean",
+                    calibration_criterion: str = "coverage") -> StrategyResult:
     """The cheap part: combinations, classes, choice, calibration (from the families' cv and forecasts).
 
     ``point="median"`` scores the point metrics (MASE, RMSSE, WAPE) on the median instead of the mean:
-    right when the target is an absolute error (MASE, MAPE), which the median minimises."""
+    right when the target is an absolute error (MASE, MAPE), which the median minimises.
+    ``calibration_criterion``: what decides, per series class, whether the calibration is kept
+    (:func:`calibration_helps`): "coverage" (default: the 80 % and 95 % intervals' coverage error) or
+    "pinball" (the mean quantile loss)."""
     families = list(families)
     combos = usable_combos(families, combos)
     for name, members in combos.items():
@@ -151,7 +156,7 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     if calibrate:
         groups = classes.set_index(S.UID)[CLASS]
         scv = selected_cv(cv, chosen)
-        keep = calibration_helps(scv, series, groups)
+        keep = calibration_helps(scv, series, groups, calibration_criterion)
         calib = fit_calibration(scv, series, groups)
         on = fc[S.UID].map(groups).isin(keep).to_numpy()
         if on.any():
@@ -171,10 +176,19 @@ def choice_groups(series: pd.DataFrame, classes: pd.DataFrame) -> pd.Series:
     return cls + "/v" + vol.reindex(cls.index).fillna(0).astype(int).astype(str)
 
 
-def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series) -> set[str]:
+CRITERIA = ("coverage", "pinball")
+INTERVALS = ((0.1, 0.9, 0.8), (0.025, 0.975, 0.95))
+
+
+def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series,
+                      criterion: str = "coverage") -> set[str]:
     """Classes whose quantiles the calibration improves out of sample: factors fitted on the earlier
-    backtest windows, applied to the last one, kept for a class when they lower its mean pinball loss
-    (count models' discrete quantiles are often best left alone). With one window: every class."""
+    backtest windows, applied to the last one, kept for a class when they lower its ``criterion``
+    there: "coverage" = |coverage of the 80 % interval - 0.80| + |coverage of the 95 % one - 0.95|
+    (what calibration is for), "pinball" = mean quantile loss (count models' discrete quantiles are
+    often best left alone by that measure). With one window: every class."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
     last = scv.groupby(S.UID)[S.CUTOFF].transform("max")
     early, late = scv[scv[S.CUTOFF] < last], scv[scv[S.CUTOFF] == last]
     classes = set(groups.dropna().unique())
@@ -185,16 +199,22 @@ def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series
     hist = series[series[S.DS] <= series[S.UID].map(cut)]
     after = apply_calibration(late[S.FORECAST_COLUMNS], cal, hist, groups)
     lv = np.asarray(S.QUANTILE_LEVELS)[None, :]
-    y = late[S.Y].to_numpy(float)[:, None]
-
-    def loss(frame: pd.DataFrame) -> np.ndarray:
-        d = y - frame[S.QUANTILE_COLUMNS].to_numpy(float)
-        return np.mean(np.maximum(lv * d, (lv - 1) * d), axis=1)
-
+    y = late[S.Y].to_numpy(float)
     cls = late[S.UID].map(groups).to_numpy()
-    before, cal_loss = pd.Series(loss(late)).groupby(cls).mean(), pd.Series(loss(after)).groupby(cls).mean()
+
+    def loss(frame: pd.DataFrame) -> pd.Series:
+        if criterion == "pinball":
+            d = y[:, None] - frame[S.QUANTILE_COLUMNS].to_numpy(float)
+            return pd.Series(np.mean(np.maximum(lv * d, (lv - 1) * d), axis=1)).groupby(cls).mean()
+        err = 0.0
+        for lo, hi, nominal in INTERVALS:
+            inside = (y >= frame[S.qcol(lo)].to_numpy(float)) & (y <= frame[S.qcol(hi)].to_numpy(float))
+            err = err + (pd.Series(inside.astype(float)).groupby(cls).mean() - nominal).abs()
+        return err
+
+    before, cal_loss = loss(late), loss(after)
     helps = {str(c) for c in before.index if cal_loss[c] < before[c]}
-    log.info("calibration kept for classes %s (out-of-sample pinball loss)", sorted(helps))
+    log.info("calibration kept for classes %s (out-of-sample %s)", sorted(helps), criterion)
     return helps
 
 

@@ -86,3 +86,36 @@ def test_forecast_stage_on_a_hierarchy(tmp_path) -> None:
     back = SamplePaths.load(files["paths"])
     assert list(back.unique_ids) == list(fs.paths.unique_ids)
     assert (tmp_path / "signals.csv").exists() and (tmp_path / "reconciliation.csv").exists()
+
+
+def _two_windows(width: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two backtest windows (cutoffs 6 months apart) of 300 series whose normal intervals have sd
+    ``width`` around a median of 100, the truth having sd 10."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_calibrate import _cv
+
+    a, train = _cv(300, width=width, seed=0)
+    b, _ = _cv(300, width=width, seed=1)
+    b[S.CUTOFF] = b[S.CUTOFF] + pd.DateOffset(months=6)
+    b[S.DS] = b[S.DS] + pd.DateOffset(months=6)
+    # history up to the second cutoff: the first window's 6 months follow the 24 training months
+    later = train.assign(**{S.DS: train[S.DS] + pd.DateOffset(months=6)})
+    train = pd.concat([train, later], ignore_index=True).drop_duplicates([S.UID, S.DS])
+    return pd.concat([a, b], ignore_index=True), train
+
+
+@pytest.mark.parametrize("width", [3.0, 30.0])  # intervals far too narrow, far too wide
+def test_calibration_kept_where_it_brings_coverage_to_nominal(width: float) -> None:
+    from forecast.strategy import calibration_helps, coverage_of
+
+    scv, train = _two_windows(width)
+    groups = pd.Series("smooth", index=scv[S.UID].unique())
+    late = scv[scv[S.CUTOFF] == scv[S.CUTOFF].max()]
+    before = coverage_of(late[S.FORECAST_COLUMNS], late)
+    assert abs(before["coverage_80"] - 0.8) > 0.15
+    assert calibration_helps(scv, train, groups, "coverage") == {"smooth"}
+    with pytest.raises(ValueError, match="criterion"):
+        calibration_helps(scv, train, groups, "mape")

@@ -50,19 +50,24 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show deb
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False) -> None:
     """Configure logging for the whole command line."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    _QUIET[0] = quiet
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     for noisy in ("cmdstanpy", "prophet", "mlflow", "alembic", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+_QUIET = [False]  # set by --quiet: no progress bars either
+
+
 def _progress() -> tuple[Any, Callable[[str, int, int], None]]:
-    """A rich progress display (stderr) and the callback the library calls."""
+    """A rich progress display (stderr, only on a terminal and without --quiet) and the callback
+    the library calls."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     prog = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-                    disable=not sys.stderr.isatty())
+                    disable=_QUIET[0] or not sys.stderr.isatty())
     tasks: dict[str, Any] = {}
 
     def cb(stage: str, done: int, total: int) -> None:

@@ -203,7 +203,8 @@ def load_experiment(path: str | Path) -> Experiment:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: experiment file not found") from None
+        raise ConfigError(f"{path}: experiment file not found; give the path of a TOML experiment file, "
+                          "e.g. experiments/reims.toml (copy it to start a new one)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read experiment file ({exc})") from None
     try:

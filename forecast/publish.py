@@ -67,7 +67,9 @@ def model_description(exp: Experiment, summary: dict[str, Any]) -> str:
     metric = summary.get("metric", exp.metric)
     sel = summary.get("selection_vs_baseline", {})
     lines = [f"Experiment {exp.name}, run {summary.get('run_id') or '-'}, data up to {summary.get('end')}; "
-             f"{summary.get('modelled_series')} series, forecast for any horizon by refitting each series' family.",
+             f"{summary.get('modelled_series')} series. Up to the run's horizon it returns the run's final "
+             "(calibrated, reconciled) forecasts; beyond it, each series' chosen family refitted with the run's "
+             "calibration (not reconciled).",
              f"Backtest: rolling origin, {exp.backtest_windows} windows of {exp.backtest_horizon} months.",
              f"Per-series selection {metric.upper()} {sel.get('selected', float('nan')):.3f} vs seasonal naive "
              f"{sel.get('seasonal_naive', float('nan')):.3f} (later windows only)."]

@@ -37,7 +37,7 @@ def test_missing_input_file_is_named(tmp_path):
 
 def test_missing_experiment_file(tmp_path):
     res = runner.invoke(app, ["run", str(tmp_path / "none.toml")])
-    assert res.exit_code == 1 and "experiment file not found" in res.stderr
+    assert res.exit_code == 1 and "experiment file not found" in res.stderr and "experiments/reims.toml" in res.stderr
 
 
 def test_empty_selection_is_an_error(tmp_path):
@@ -180,12 +180,11 @@ def _series_file(tmp_path: Path) -> Path:
     return f
 
 
-def test_progress_bar_on_a_terminal_only(tmp_path):
+def _on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run with stderr on a pseudo-terminal: (exit code, what the terminal showed, stdout)."""
     import pty
 
-    args = [FORECAST, "backtest", "--series", str(_series_file(tmp_path)), "--horizon", "6", "--windows", "2",
-            "-m", "seasonal_naive", "-o", str(tmp_path / "bt"), "--n-jobs", "1"]
-    master, slave = pty.openpty()  # stderr is a terminal: a live bar
+    master, slave = pty.openpty()
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
                             env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
     os.close(slave)
@@ -199,13 +198,22 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
             break
         chunks.append(chunk)
     out = proc.stdout.read().decode()
-    assert proc.wait(timeout=120) == 0
+    code = proc.wait(timeout=120)
     os.close(master)
-    tty = b"".join(chunks).decode(errors="replace")
+    return code, b"".join(chunks).decode(errors="replace"), out
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    args = [FORECAST, "backtest", "--series", str(_series_file(tmp_path)), "--horizon", "6", "--windows", "2",
+            "-m", "seasonal_naive", "-o", str(tmp_path / "bt"), "--n-jobs", "1"]
+    code, tty, out = _on_a_terminal(args)  # stderr is a terminal: a live bar
+    assert code == 0
     assert "backtest" in tty and "━" in tty and "0/3" in tty and "3/3" in tty  # 3 series
     assert "━" not in out and "Backtest tables written" in out
     piped = subprocess.run(args, capture_output=True, text=True, timeout=120)  # not a terminal: no bar
     assert piped.returncode == 0 and "━" not in piped.stderr + piped.stdout
+    code, tty, out = _on_a_terminal([FORECAST, "--quiet", *args[1:]])  # --quiet: no bar even on a terminal
+    assert code == 0 and "━" not in tty and "Backtest tables written" in out
 
 
 def test_shell_completion(tmp_path):

@@ -1,8 +1,9 @@
 """The embedded analytical database: one DuckDB file.
 
 Tables: ``offers``, ``offer_skills``, ``sessions``, ``rejects``, ``ingest_log``.
-Each file is ingested in one transaction (an interrupted ingest leaves the store as before that
-file); a file whose content hash is in ``ingest_log`` is skipped (idempotent); an offer id seen
+Each file is published in one transaction (an interrupted ingest leaves the store as before that
+file; offers are first staged in ``_staging_*`` tables, committed by parts so that memory does not
+grow with the file, and moved into the store's tables by that one transaction); a file whose content hash is in ``ingest_log`` is skipped (idempotent); an offer id seen
 again replaces the earlier version (an update, counted as a duplicate). Re-published ads are marked
 (``duplicate_of``) by :func:`forecast.dedupe.mark_republished` after each ingest.
 """
@@ -22,8 +23,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from forecast import schema as S
 from forecast.errors import DataError, ForecastError
@@ -49,10 +48,19 @@ CREATE TABLE IF NOT EXISTS sessions (
     commune VARCHAR, start TIMESTAMP, "end" TIMESTAMP, places BIGINT, source VARCHAR);
 CREATE TABLE IF NOT EXISTS job_seekers (month TIMESTAMP, zone VARCHAR, rome VARCHAR, job_seekers BIGINT, source VARCHAR);
 CREATE TABLE IF NOT EXISTS rejects (source VARCHAR, record BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR);
+CREATE TABLE IF NOT EXISTS _staging_offers (
+    offer_id VARCHAR, created TIMESTAMP, zone VARCHAR, commune VARCHAR, rome VARCHAR, rome_fiche VARCHAR,
+    positions BIGINT, source VARCHAR, title VARCHAR, description VARCHAR, rome_how VARCHAR,
+    rome_confidence DOUBLE, record BIGINT);
+CREATE TABLE IF NOT EXISTS _staging_skills (
+    offer_id VARCHAR, skill VARCHAR, required BOOLEAN, how VARCHAR, confidence DOUBLE, record BIGINT);
+CREATE TABLE IF NOT EXISTS _staging_rejects (source VARCHAR, record BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR);
 CREATE TABLE IF NOT EXISTS ingest_log (
     sha256 VARCHAR PRIMARY KEY, source VARCHAR, kind VARCHAR, n_input BIGINT, n_accepted BIGINT,
     n_duplicates BIGINT, n_rejected BIGINT, ingested_at TIMESTAMP DEFAULT current_timestamp);
 """
+_STAGING = ("_staging_offers", "_staging_skills", "_staging_rejects")
+STAGE_COMMIT_ROWS = 50_000   # staged offers committed at a time (what DuckDB holds in memory until a commit)
 _OFFER_COLS = ("offer_id, created, zone, commune, rome, rome_fiche, positions, source, title, description, "
                "duplicate_of, rome_how, rome_confidence")
 
@@ -77,6 +85,21 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def default_workers(kind: str, files: list[Path]) -> int:
+    """Parsing processes for an ingest: two for more than 20 MB of offers when a core is free, else
+    one (parsing in this process). Measured on 2 cores with a load average of 5.6-6.2 from other
+    work (benchmarks/ingest_speed.py --n 200000): two workers took 16.9 s, 11.9 CPU-s and 685 MB
+    (PSS of the process tree), one took 15.6 s, 10.4 CPU-s and 452 MB: on a busy machine more
+    processes only add CPU and memory."""
+    if kind != "offers" or sum(f.stat().st_size for f in files) <= PARALLEL_BYTES:
+        return 1
+    cores = os.cpu_count() or 1
+    free = cores - os.getloadavg()[0]
+    workers = min(2, cores) if free >= 1 else 1
+    log.info("ingest: %d parsing process(es) (%d cores, load average %.1f)", workers, cores, cores - free)
+    return workers
 
 
 def _worker_pool(workers: int) -> ProcessPoolExecutor:
@@ -147,14 +170,13 @@ class Store:
                offer_columns: dict[str, str] | None = None, workers: int = 0) -> list[FileReport]:
         """Ingest files of one kind: "offers" (JSON, or CSV/Parquet/XLSX read with ``offer_columns``),
         "sessions" (LHEO XML or CSV) or "job_seekers" (CSV). Re-published offers are marked unless
-        ``dedupe`` is False. JSON lines are parsed and tagged by ``workers`` processes (0: two when
-        the input exceeds 20 MB, else in this process)."""
+        ``dedupe`` is False. JSON lines are parsed and tagged by ``workers`` processes (1: in this
+        process; 0: chosen by :func:`default_workers`)."""
         from forecast.ingest.formats import file_batches, patterns_for
 
         files = expand_paths(paths, patterns_for(kind))
         if workers == 0:
-            big = kind == "offers" and sum(f.stat().st_size for f in files) > PARALLEL_BYTES
-            workers = min(2, os.cpu_count() or 1) if big else 1
+            workers = default_workers(kind, files)
         pools: list[ProcessPoolExecutor] = []
 
         def pool() -> ProcessPoolExecutor | None:   # started for the first file that is not skipped
@@ -198,12 +220,14 @@ class Store:
             log.info("%s: already ingested (same content), skipped", path)
             return FileReport(str(path), kind, *seen, skipped=True, sha256=digest)
         con = self.con
+        if kind == "offers":   # staged outside the store's tables first, then published in one transaction
+            n_input, n_rejected = self._stage_offers(path, batches(path))
         con.execute("BEGIN TRANSACTION")
         try:
-            log.debug("%s: transaction open, reading", path)
             if kind == "offers":
-                n_input, n_rejected, n_dup = self._load_offers(path, batches(path))
+                n_dup = self._publish_staged_offers()
             else:
+                log.debug("%s: transaction open, reading", path)
                 (n_input, n_rejected), n_dup = self._load_table(path, kind, batches(path)), 0
             report = FileReport(str(path), kind, n_input, n_input - n_dup - n_rejected, n_dup, n_rejected,
                                 sha256=digest)
@@ -215,6 +239,8 @@ class Store:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if kind == "offers":
+            self._clear_staging()
         log.info("%s: %d records, %d accepted, %d duplicates, %d rejected", path, report.n_input,
                  report.n_accepted, report.n_duplicates, report.n_rejected)
         return report
@@ -225,43 +251,79 @@ class Store:
             self.con.execute("INSERT INTO rejects SELECT source, record, field, reason, raw FROM _rj")
             self.con.unregister("_rj")
 
-    def _load_offers(self, path: Path, batches: Iterable[Any]) -> tuple[int, int, int]:
-        """Write each batch as it comes (inside the file's transaction): an id seen again — earlier in
-        the file or in the store — is replaced by its newer version and counted as a duplicate."""
+    def _clear_staging(self) -> None:
+        for t in _STAGING:
+            self.con.execute(f"DELETE FROM {t}")
+
+    def _stage_offers(self, path: Path, batches: Iterable[Any]) -> tuple[int, int]:
+        """Write each batch as it comes into the staging tables, committed every
+        :data:`STAGE_COMMIT_ROWS` offers (a transaction holds its rows in memory until it commits,
+        so one transaction for a whole big file would hold the file). The store's own tables are not
+        touched: a killed ingest leaves them as they were, and its staged rows are cleared by the
+        next ingest. Returns (records read, records rejected)."""
         con = self.con
-        n_input = n_rejected = n_dup = 0
+        self._clear_staging()   # what a killed ingest left
+        n_input = n_rejected = staged = 0
         t0 = time.perf_counter()
-        for b in batches:
-            n_input += b.n_input
-            n_rejected += len(b.rejects)
-            self._insert_rejects(rejects_frame(b.rejects))
-            offers = b.tables["offers"]
-            if b.n_input != len(offers) + len(b.rejects):   # every record in exactly one place
-                raise ForecastError(f"{path}: {b.n_input} records read but {len(offers)} accepted + "
-                                    f"{len(b.rejects)} rejected (a reader lost records)")
-            skills = b.tables["offer_skills"]   # one row per (offer, skill): readers key skills by code
-            if len(offers) and pc.count_distinct(offers[S.OFFER_ID]).as_py() < len(offers):
-                # an id repeated inside the batch: its last version is kept, the others are duplicates
-                keep = _last_of_each_id(offers)
-                n_dup += len(offers) - len(keep)
-                kept = pa.table({S.OFFER_ID: keep[S.OFFER_ID], "record": keep["record"]})
-                skills = skills.join(kept, [S.OFFER_ID, "record"], join_type="inner")
-                offers = keep
-            con.register("_b_offers", offers)
-            con.register("_b_skills", skills)
-            seen = con.execute("SELECT count(*) FROM offers JOIN _b_offers USING (offer_id)").fetchone()[0]
-            if seen:   # deletes only when needed: pure appends let DuckDB write row groups out early
-                n_dup += seen
-                con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
-                con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _b_offers)")
-            con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
-                        "positions, source, title, description, NULL, rome_how, rome_confidence FROM _b_offers")
-            con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "
-                        "SELECT offer_id, skill, required, how, confidence FROM _b_skills")
-            con.unregister("_b_offers")
-            con.unregister("_b_skills")
-            log.debug("%s: %d records written (%.1f s)", path, n_input, time.perf_counter() - t0)
-        return n_input, n_rejected, n_dup
+        log.debug("%s: reading, staging", path)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for b in batches:
+                offers, skills = b.tables["offers"], b.tables["offer_skills"]
+                if b.n_input != len(offers) + len(b.rejects):   # every record in exactly one place
+                    raise ForecastError(f"{path}: {b.n_input} records read but {len(offers)} accepted + "
+                                        f"{len(b.rejects)} rejected (a reader lost records)")
+                n_input += b.n_input
+                n_rejected += len(b.rejects)
+                if b.rejects:
+                    con.register("_rj", rejects_frame(b.rejects))
+                    con.execute("INSERT INTO _staging_rejects SELECT source, record, field, reason, raw FROM _rj")
+                    con.unregister("_rj")
+                con.register("_b_offers", offers)
+                con.register("_b_skills", skills)   # one row per (offer, skill): readers key skills by code
+                con.execute("INSERT INTO _staging_offers SELECT offer_id, created, zone, commune, rome, rome_fiche, "
+                            "positions, source, title, description, rome_how, rome_confidence, record FROM _b_offers")
+                con.execute("INSERT INTO _staging_skills SELECT offer_id, skill, required, how, confidence, record "
+                            "FROM _b_skills")
+                con.unregister("_b_offers")
+                con.unregister("_b_skills")
+                staged += len(offers)
+                if staged >= STAGE_COMMIT_ROWS:
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
+                    staged = 0
+                log.debug("%s: %d records written (%.1f s)", path, n_input, time.perf_counter() - t0)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return n_input, n_rejected
+
+    def _publish_staged_offers(self) -> int:
+        """Move the staged offers, skills and rejects into the store (inside the file's transaction).
+        An id seen again — later in the file, or already in the store — is replaced by its newer
+        version (the last in the file) and counted as a duplicate; returns that count."""
+        con = self.con
+        rows, ids = con.execute("SELECT count(*), count(DISTINCT offer_id) FROM _staging_offers").fetchone()
+        n_dup = rows - ids
+        if n_dup:   # ids repeated in the file: keep each one's last record
+            con.execute("CREATE TEMP TABLE _last AS SELECT offer_id, max(record) AS record FROM _staging_offers "
+                        "GROUP BY offer_id HAVING count(*) > 1")
+            for t in ("_staging_offers", "_staging_skills"):
+                con.execute(f"DELETE FROM {t} USING _last WHERE {t}.offer_id = _last.offer_id "
+                            f"AND {t}.record <> _last.record")
+            con.execute("DROP TABLE _last")
+        seen = con.execute("SELECT count(*) FROM offers JOIN _staging_offers USING (offer_id)").fetchone()[0]
+        if seen:   # deletes only when needed
+            n_dup += seen
+            con.execute("DELETE FROM offer_skills WHERE offer_id IN (SELECT offer_id FROM _staging_offers)")
+            con.execute("DELETE FROM offers WHERE offer_id IN (SELECT offer_id FROM _staging_offers)")
+        con.execute(f"INSERT INTO offers ({_OFFER_COLS}) SELECT offer_id, created, zone, commune, rome, rome_fiche, "
+                    "positions, source, title, description, NULL, rome_how, rome_confidence FROM _staging_offers")
+        con.execute("INSERT INTO offer_skills (offer_id, skill, required, how, confidence) "
+                    "SELECT offer_id, skill, required, how, confidence FROM _staging_skills")
+        con.execute("INSERT INTO rejects SELECT source, record, field, reason, raw FROM _staging_rejects")
+        return n_dup
 
     def _load_table(self, path: Path, kind: str, batches: Iterable[Any]) -> tuple[int, int]:
         """Sessions or job seekers: the file's rows replace the earlier rows of the same file."""
@@ -298,13 +360,6 @@ class Store:
 
     def ingest_log(self) -> pd.DataFrame:
         return self.query("SELECT * FROM ingest_log ORDER BY ingested_at, source")
-
-
-def _last_of_each_id(offers: pa.Table) -> pa.Table:
-    """The rows of ``offers`` that are the last of their offer id, in input order."""
-    ids = offers[S.OFFER_ID].to_pylist()
-    last = {oid: i for i, oid in enumerate(ids)}
-    return offers.take(pa.array(sorted(last.values()), pa.int64()))
 
 
 def ingest_paths(store: str | Path, paths: list[Path], *, offer_columns: dict[str, str] | None = None,

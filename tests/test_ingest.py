@@ -106,15 +106,18 @@ def test_store_counts_add_up_idempotent_and_updates(tmp_path):
 
 _CHILD = """
 import logging, sys
+import forecast.store
 from forecast.store import Store
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(message)s")
+forecast.store.STAGE_COMMIT_ROWS = 10_000   # every batch's staged rows committed
 with Store(sys.argv[1]) as st:
     st.ingest([sys.argv[2]], "offers")
 """
 
 
 def test_killed_ingest_leaves_store_as_before_and_rerun_completes(tmp_path):
-    """A real child process is killed (SIGKILL) while it is inside the file's transaction."""
+    """A real child process is killed (SIGKILL) while it is reading the file, after some of its
+    batches were staged and committed: the store's tables are as before, and a rerun completes it."""
     import os
     import signal
     import subprocess
@@ -124,27 +127,29 @@ def test_killed_ingest_leaves_store_as_before_and_rerun_completes(tmp_path):
     good = write_jsonl(tmp_path / "good.jsonl", [offer(1)])
     big = write_jsonl(tmp_path / "big.jsonl", [
         offer(i, intitule=f"Aide-soignant {i % 997}", dateCreation=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T08:00:00Z")
-        if i % 50 else offer(i, romeCode="Z9999") for i in range(2, 45_002)])
+        if i % 50 else offer(i, romeCode="Z9999") for i in range(2, 100_002)])
     with Store(store_path) as st:
         st.ingest([good], "offers")
         before = st.counts()
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(store_path), str(big)],
                              stderr=subprocess.PIPE, text=True)
+    written = 0
     for line in child.stderr:
-        if "transaction open" in line:
+        written += "records written" in line
+        if written == 2:   # two batches of 20,000 staged and committed, three to go
             break
-    import time
-    time.sleep(0.5)   # let it stage a first batch (and its rejects) inside the transaction
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     with Store(store_path) as st:
         assert st.counts() == before          # nothing of big.jsonl: no offers, no rejects, no log line
         assert len(st.ingest_log()) == 1
+        assert st.query("SELECT count(*) AS n FROM _staging_offers")["n"].item() >= 20_000   # staged, not published
         (r,) = st.ingest([big], "offers")     # the rerun completes it
-        assert (r.n_input, r.n_rejected) == (45_000, 900)
+        assert (r.n_input, r.n_rejected) == (100_000, 2_000)
         assert r.n_accepted + r.n_duplicates + r.n_rejected == r.n_input
-        assert st.counts()["offers"] == 1 + 45_000 - 900
+        assert st.counts()["offers"] == 1 + 100_000 - 2_000 and st.counts()["rejects"] == 2_000
+        assert st.query("SELECT count(*) AS n FROM _staging_offers")["n"].item() == 0
 
 
 @pytest.mark.slow

@@ -249,3 +249,26 @@ def test_killed_parallel_ingest_leaves_store_as_before_and_its_workers_exit(tmp_
         assert st.counts()["offers"] == 0 and len(st.ingest_log()) == 0
         (r,) = st.ingest([big], "offers", workers=2)
         assert (r.n_input, r.n_rejected) == (60_000, 0) and st.counts()["offers"] == 60_000
+
+
+def test_an_id_repeated_in_a_file_and_in_the_store_keeps_its_last_version(tmp_path, monkeypatch):
+    import forecast.store
+
+    monkeypatch.setattr(forecast.store, "STAGE_COMMIT_ROWS", 1)   # staged rows committed batch by batch
+    a = write_jsonl(tmp_path / "a.jsonl", [offer(1), offer(5)])
+    b = write_jsonl(tmp_path / "b.jsonl", [
+        offer(1, nombrePostes=2, competences=[{"code": "100011"}]), offer(2), "{broken",
+        offer(1, nombrePostes=3, competences=[{"code": "100012", "exigence": "E"}, {"code": "100013"}]),
+        offer(2, nombrePostes=4)])
+    with Store(tmp_path / "s.duckdb") as st:
+        st.ingest([a], "offers", dedupe=False)
+        (r,) = st.ingest([b], "offers", dedupe=False)
+        # 5 records: offer 1 three times (2 duplicates: one in the file, one already in the store),
+        # offer 2 twice (1 duplicate), one reject
+        assert (r.n_input, r.n_accepted, r.n_duplicates, r.n_rejected) == (5, 1, 3, 1)
+        o = st.query("SELECT offer_id, positions FROM offers ORDER BY 1")
+        assert o.values.tolist() == [["T000001", 3], ["T000002", 4], ["T000005", 1]]
+        sk = st.query("SELECT offer_id, skill, required FROM offer_skills ORDER BY 1, 2")
+        assert sk.values.tolist() == [["T000001", "100012", True], ["T000001", "100013", False],
+                                      ["T000002", "100008", True], ["T000005", "100008", True]]
+        assert st.rejects()[["record", "field"]].values.tolist() == [[3, "record"]]

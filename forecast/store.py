@@ -24,7 +24,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from forecast import schema as S
 from forecast.errors import DataError, ForecastError
 from forecast.ingest import expand_paths
 from forecast.ingest.common import rejects_frame

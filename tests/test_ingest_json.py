@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import Future
 from pathlib import Path
 

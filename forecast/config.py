@@ -45,7 +45,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "min_total": ((int, float), 36),
         "top_skills": ((int,), 30),
         "dedupe_days": ((int,), 14),
-        "dedupe_similarity": ((int, float), 0.9),
+        "dedupe_similarity": ((int, float), 0.95),  # the DARES rule: Jaccard >= 0.95
     },
     "models": {
         "families": ((list,), list(DEFAULT_FAMILIES)),

@@ -33,7 +33,7 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0.9,
+def find_republished(offers: pd.DataFrame, days: int = 14, similarity: float = 0.95,
                      max_compare: int = 200) -> pd.Series:
     """Map offer_id -> id of the original it re-publishes, for the offers that are re-publications.
 
@@ -137,7 +137,7 @@ def iter_candidate_chunks(con: duckdb.DuckDBPyConnection, days: int,
         yield carry.drop(columns="_group")
 
 
-def mark_republished(con: duckdb.DuckDBPyConnection, days: int = 14, similarity: float = 0.9,
+def mark_republished(con: duckdb.DuckDBPyConnection, days: int = 14, similarity: float = 0.95,
                      enabled: bool = True, chunk_rows: int = CHUNK_ROWS) -> int:
     """Recompute ``offers.duplicate_of`` over the whole store; return how many offers are marked.
 

@@ -165,7 +165,7 @@ class Store:
 
     # --- ingest -------------------------------------------------------------------
     def ingest(self, paths: list[Path] | tuple[Path, ...], kind: str, *, dedupe_days: int = 14,
-               dedupe_similarity: float = 0.9, dedupe: bool = True,
+               dedupe_similarity: float = 0.95, dedupe: bool = True,
                offer_columns: dict[str, str] | None = None, workers: int = 0) -> list[FileReport]:
         """Ingest files of one kind: "offers" (JSON, or CSV/Parquet/XLSX read with ``offer_columns``),
         "sessions" (LHEO XML or CSV) or "job_seekers" (CSV). Re-published offers are marked unless

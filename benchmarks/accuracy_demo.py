@@ -107,9 +107,9 @@ def main() -> None:
             + f"- whole stage: {total:.0f} s\n\n## RMSSE per level (mean over series)\n\n" + md_table(table)
             + "\n\n## Backtest RMSSE per level and reconciliation method (what chose the method)\n\n"
             "Each method is applied to each backtest window with the error (co)variance of WLS / MinT "
-            "estimated on the other windows only; `_trusted`: the levels that the method makes worse are kept "
-            "at their unreconciled forecasts (tiny variance), the other nodes absorb the incoherence. Chosen: the "
-            "best mean over levels among the candidates no worse than base at any level.\n\n"
+            "estimated on the other windows only; `_trusted`: the levels that the method does not improve are "
+            "kept at their unreconciled forecasts (tiny variance), the other nodes absorb the incoherence. Chosen: "
+            "the best mean over levels among the candidates no worse than base at any level.\n\n"
             + md_table(fs.reconcile_table.reset_index()) + "\n\n## Time per step\n\n" + md_table(timing, ".1f")
             + f"\n\nTargets: zone x fiche at least 15 % better than seasonal naive: **{'met' if gain_ok else 'NOT met'}**"
             f"; reconciled at least as good as unreconciled at every level (ratio <= 1 + 1e-6): "

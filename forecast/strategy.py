@@ -17,8 +17,9 @@ Steps (each a library function of its own module):
 5. every family is fitted on the full history, the combinations built, the selection applied;
 6. :func:`forecast.calibrate.fit_calibration` on the chosen candidates' backtest residuals (per
    horizon step and series class) and :func:`forecast.calibrate.apply_calibration`, for the classes
-   where it brings the coverage of the intervals nearer nominal out of sample
-   (:func:`calibration_helps`: fitted on the earlier windows, judged on the last one).
+   where it brings the coverage of the intervals nearer nominal out of sample, with factors per
+   class or pooled over all series, whichever does better there (:func:`choose_calibration`,
+   :func:`calibration_helps`: fitted on the earlier windows, judged on the last one).
 
 Timings of each family's backtest are measured (``timings_s``).
 """
@@ -156,11 +157,12 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     if calibrate:
         groups = classes.set_index(S.UID)[CLASS]
         scv = selected_cv(cv, chosen)
-        keep = calibration_helps(scv, series, groups, calibration_criterion)
-        calib = fit_calibration(scv, series, groups)
+        pooled, keep = choose_calibration(scv, series, groups, calibration_criterion)
+        calib = fit_calibration(scv, series, None if pooled else groups)
         on = fc[S.UID].map(groups).isin(keep).to_numpy()
         if on.any():
-            fc = pd.concat([apply_calibration(fc[on], calib, series, groups), fc[~on]]).sort_values([S.UID, S.DS])
+            fc = pd.concat([apply_calibration(fc[on], calib, series, None if pooled else groups), fc[~on]])
+            fc = fc.sort_values([S.UID, S.DS])
             fc = fc.reset_index(drop=True)
     return StrategyResult(cv, metrics, aggregate(metrics), nested, chosen, classes, cand, fc, calib,
                           dict(timings or {}))
@@ -180,42 +182,80 @@ CRITERIA = ("coverage", "pinball")
 INTERVALS = ((0.1, 0.9, 0.8), (0.025, 0.975, 0.95))
 
 
-def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series,
-                      criterion: str = "coverage") -> set[str]:
-    """Classes whose quantiles the calibration improves out of sample: factors fitted on the earlier
-    backtest windows, applied to the last one, kept for a class when they lower its ``criterion``
-    there: "coverage" = |coverage of the 80 % interval - 0.80| + |coverage of the 95 % one - 0.95|
-    (what calibration is for), "pinball" = mean quantile loss (count models' discrete quantiles are
-    often best left alone by that measure). With one window: every class."""
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
+def _late_split(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series, pooled: bool
+                ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The last backtest window before and after the calibration fitted on the earlier windows
+    (per class, or ``pooled`` over all series); None with a single window."""
     last = scv.groupby(S.UID)[S.CUTOFF].transform("max")
     early, late = scv[scv[S.CUTOFF] < last], scv[scv[S.CUTOFF] == last]
-    classes = set(groups.dropna().unique())
     if early.empty or late.empty:
-        return classes
-    cal = fit_calibration(early, series, groups)
+        return None
+    cal = fit_calibration(early, series, None if pooled else groups)
     cut = late.drop_duplicates(S.UID).set_index(S.UID)[S.CUTOFF]
     hist = series[series[S.DS] <= series[S.UID].map(cut)]
-    after = apply_calibration(late[S.FORECAST_COLUMNS], cal, hist, groups)
-    lv = np.asarray(S.QUANTILE_LEVELS)[None, :]
-    y = late[S.Y].to_numpy(float)
-    cls = late[S.UID].map(groups).to_numpy()
+    after = apply_calibration(late[S.FORECAST_COLUMNS], cal, hist, None if pooled else groups)
+    return late.reset_index(drop=True), after.reset_index(drop=True)
 
-    def loss(frame: pd.DataFrame) -> pd.Series:
-        if criterion == "pinball":
-            d = y[:, None] - frame[S.QUANTILE_COLUMNS].to_numpy(float)
-            return pd.Series(np.mean(np.maximum(lv * d, (lv - 1) * d), axis=1)).groupby(cls).mean()
-        err = 0.0
-        for lo, hi, nominal in INTERVALS:
-            inside = (y >= frame[S.qcol(lo)].to_numpy(float)) & (y <= frame[S.qcol(hi)].to_numpy(float))
-            err = err + (pd.Series(inside.astype(float)).groupby(cls).mean() - nominal).abs()
-        return err
 
-    before, cal_loss = loss(late), loss(after)
+def _loss(frame: pd.DataFrame, y: np.ndarray, by: np.ndarray, criterion: str) -> pd.Series:
+    """Per value of ``by``: coverage error (|cov80 - 0.8| + |cov95 - 0.95|) or mean pinball loss."""
+    if criterion == "pinball":
+        lv = np.asarray(S.QUANTILE_LEVELS)[None, :]
+        d = y[:, None] - frame[S.QUANTILE_COLUMNS].to_numpy(float)
+        return pd.Series(np.mean(np.maximum(lv * d, (lv - 1) * d), axis=1)).groupby(by).mean()
+    err = 0.0
+    for lo, hi, nominal in INTERVALS:
+        inside = (y >= frame[S.qcol(lo)].to_numpy(float)) & (y <= frame[S.qcol(hi)].to_numpy(float))
+        err = err + (pd.Series(inside.astype(float)).groupby(by).mean() - nominal).abs()
+    return err
+
+
+def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series,
+                      criterion: str = "coverage", pooled: bool = False) -> set[str]:
+    """Classes whose quantiles the calibration improves out of sample: factors fitted on the earlier
+    backtest windows (per class, or ``pooled``), applied to the last one, kept for a class when they
+    lower its ``criterion`` there: "coverage" = |coverage of the 80 % interval - 0.80| + |coverage of
+    the 95 % one - 0.95| (what calibration is for), "pinball" = mean quantile loss (count models'
+    discrete quantiles are often best left alone by that measure). With one window: every class."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
+    split = _late_split(scv, series, groups, pooled)
+    if split is None:
+        return set(groups.dropna().unique())
+    late, after = split
+    y, cls = late[S.Y].to_numpy(float), late[S.UID].map(groups).to_numpy()
+    before, cal_loss = _loss(late, y, cls, criterion), _loss(after, y, cls, criterion)
     helps = {str(c) for c in before.index if cal_loss[c] < before[c]}
-    log.info("calibration kept for classes %s (out-of-sample %s)", sorted(helps), criterion)
+    log.info("calibration (%s) kept for classes %s (out-of-sample %s)", "pooled" if pooled else "per class",
+             sorted(helps), criterion)
     return helps
+
+
+def choose_calibration(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series,
+                       criterion: str = "coverage") -> tuple[bool, set[str]]:
+    """(pooled, classes): factors per class or pooled over all series, whichever gives the lower
+    ``criterion`` on the last backtest window (fitted on the earlier windows, applied to the classes
+    :func:`calibration_helps` keeps; the criterion of each class, weighted by its number of rows, so
+    that a class too wide and one too narrow do not cancel; ties: per class)."""
+    best: tuple[float, bool, set[str]] | None = None
+    for pooled in (False, True):
+        keep = calibration_helps(scv, series, groups, criterion, pooled)
+        split = _late_split(scv, series, groups, pooled)
+        if split is None:
+            return False, keep
+        late, after = split
+        on = late[S.UID].map(groups).isin(keep).to_numpy()
+        mixed = late.copy()
+        mixed.loc[on, S.QUANTILE_COLUMNS] = after.loc[on, S.QUANTILE_COLUMNS].to_numpy()
+        y, cls = late[S.Y].to_numpy(float), late[S.UID].map(groups).fillna("").to_numpy()
+        per = _loss(mixed, y, cls, criterion)  # per class, so that errors of opposite sign do not cancel
+        total = float(np.average(per.to_numpy(), weights=pd.Series(cls).value_counts().reindex(per.index)))
+        if best is None or total < best[0]:
+            best = (total, pooled, keep)
+    assert best is not None
+    log.info("calibration: %s factors (out-of-sample %s %.4f)", "pooled" if best[1] else "per-class",
+             criterion, best[0])
+    return best[1], best[2]
 
 
 def _apply(cand: pd.DataFrame, selection: pd.DataFrame, fallback: str) -> pd.DataFrame:

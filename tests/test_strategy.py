@@ -119,3 +119,23 @@ def test_calibration_kept_where_it_brings_coverage_to_nominal(width: float) -> N
     assert calibration_helps(scv, train, groups, "coverage") == {"smooth"}
     with pytest.raises(ValueError, match="criterion"):
         calibration_helps(scv, train, groups, "mape")
+
+
+def test_choose_calibration_per_class_when_classes_differ() -> None:
+    from forecast.strategy import choose_calibration, coverage_of
+
+    narrow, train = _two_windows(3.0)
+    wide, train_w = _two_windows(30.0)
+    wide[S.UID] = "w" + wide[S.UID]
+    train_w[S.UID] = "w" + train_w[S.UID]
+    scv = pd.concat([narrow, wide], ignore_index=True)
+    train = pd.concat([train, train_w], ignore_index=True)
+    groups = pd.Series(np.where(pd.Index(scv[S.UID].unique()).str.startswith("w"), "erratic", "smooth"),
+                       index=scv[S.UID].unique())
+    pooled, keep = choose_calibration(scv, train, groups, "coverage")
+    assert pooled is False and keep == {"smooth", "erratic"}  # one pooled factor cannot fix both
+    # a single class: pooled and per-class factors are the same; ties go to per class
+    pooled, keep = choose_calibration(narrow, train, groups, "coverage")
+    assert pooled is False and keep == {"smooth"}
+    late = narrow[narrow[S.CUTOFF] == narrow[S.CUTOFF].max()]
+    assert coverage_of(late[S.FORECAST_COLUMNS], late)["coverage_80"] < 0.4

@@ -78,8 +78,12 @@ def run_cli(exp: Path, mlruns: Path) -> dict:
     import psutil
 
     cmd = [str(ROOT / ".venv" / "bin" / "forecast"), "run", str(exp), "--store", str(mlruns), "--json"]
+    # output to files, not pipes: a pipe nobody reads until the end blocks a chatty child
+    log_out = exp.parent / f"run_{int(time.time())}.out"
+    log_err = log_out.with_suffix(".err")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    fo, fe = open(log_out, "w"), open(log_err, "w")
+    proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True, cwd=ROOT)
     root = psutil.Process(proc.pid)
     peak = peak_rss = 0
     while proc.poll() is None:
@@ -91,8 +95,11 @@ def run_cli(exp: Path, mlruns: Path) -> dict:
         except psutil.Error:
             pass
         time.sleep(1.0)  # reading PSS of GB-sized processes costs CPU: sample once a second
-    out, err = proc.communicate()
+    proc.wait()
     seconds = time.perf_counter() - t0
+    fo.close()
+    fe.close()
+    out, err = log_out.read_text(), log_err.read_text()
     if proc.returncode != 0:
         sys.exit(f"forecast run failed ({proc.returncode}):\n{err[-3000:]}")
     summary = json.loads(out[out.index("{"):])

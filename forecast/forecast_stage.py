@@ -84,6 +84,7 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
                             windows=windows, timings=fitted[2])
     timings.update(strat.timings_s)
     timings["strategy"] = time.perf_counter() - t0
+    log.info("stage strategy: %.1f s", timings["strategy"])
 
     fc = strat.forecasts
     method, table, coherence, trusted = "none", pd.DataFrame(), float("nan"), frozenset()
@@ -106,12 +107,14 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
         fc = reconcile_forecasts(fc, hier, method, errors, trusted=trusted_mask(hier, trusted))
         coherence = coherence_error(fc, hier)
         timings["reconcile"] = time.perf_counter() - t0
+        log.info("stage reconcile: %.1f s", timings["reconcile"])
         log.info("reconciliation %s: largest incoherence %.2e", label, coherence)
 
     t0 = time.perf_counter()
     paths = paths_from_quantiles(fc[S.FORECAST_COLUMNS], n_samples=n_samples, seed=seed)
     signals = compute_signals(paths, data, months=min(12, horizon))
     timings["paths_signals"] = time.perf_counter() - t0
+    log.info("stage paths_signals: %.1f s", timings["paths_signals"])
 
     lv = data.drop_duplicates(S.UID)[[S.UID, S.LEVEL]] if S.LEVEL in data.columns else None
     if hier is not None and lv is not None:

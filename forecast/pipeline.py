@@ -134,6 +134,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         t0 = time.perf_counter()
         reports = ingest_stage(exp)
         timings["ingest"] = time.perf_counter() - t0
+        log.info("stage ingest: %.1f s", timings["ingest"])
         ingest_counts = {k: sum(getattr(r, f"n_{k}") for r in reports) for k in ("input", "accepted", "duplicates", "rejected")}
 
         t0 = time.perf_counter()
@@ -144,6 +145,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         modelled = series[series[S.UID].isin(modelled_ids)].reset_index(drop=True)
         end = str(series[S.DS].max().to_period("M"))
         timings["series"] = time.perf_counter() - t0
+        log.info("stage series: %.1f s", timings["series"])
 
         # forecasting: classes, backtest, selection/combination, calibration, reconciliation, paths, signals
         from forecast.forecast_stage import forecast_stage, stage_metrics, stage_tables
@@ -153,6 +155,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
 
         screen_experiment(exp, modelled, progress)
         timings["screening"] = time.perf_counter() - t0
+        log.info("stage screening: %.1f s", timings["screening"])
         t0 = time.perf_counter()
         fs = forecast_stage(series, modelled_ids, exp.families, exp.horizon, exp.backtest_horizon,
                             exp.backtest_windows, exp.backtest_step, exp.metric, params=exp.model_params,
@@ -164,6 +167,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         forecast_tables = stage_tables(fs, run_dir)  # paths.npz first: gap and plan read it
         timings.update({f"forecast_{k}": v for k, v in fs.timings_s.items()})
         timings["predict"] = time.perf_counter() - t0
+        log.info("stage predict: %.1f s", timings["predict"])
 
         t0 = time.perf_counter()
         from forecast.plan import gap_plan_stage, paths_for
@@ -182,6 +186,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
                             series=series, fans=exp.top_plots, thresholds=exp.gap_thresholds)
         summary_gap = gp.summary if len(gp.summary) else gap_summary(gap, months=min(12, exp.horizon))
         timings["supply_gap"] = time.perf_counter() - t0
+        log.info("stage supply_gap: %.1f s", timings["supply_gap"])
 
         # --- outputs ---------------------------------------------------------------------
         tables = {
@@ -206,6 +211,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         t0 = time.perf_counter()
         result.plots = _plots(exp, series, catalog, forecasts, supply, run_dir) + gp.plots
         timings["plots"] = time.perf_counter() - t0
+        log.info("stage plots: %.1f s", timings["plots"])
 
         # --- headline figures and tracking ---------------------------------------------------
         nested_m = nested[nested[S.METRIC] == exp.metric].set_index(S.MODEL)[S.VALUE]

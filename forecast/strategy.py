@@ -114,10 +114,12 @@ def fit_candidates(series: pd.DataFrame, families: list[str] | tuple[str, ...], 
                                           n_windows=windows, step=step, n_jobs=n_jobs,
                                           progress=tick(f"backtest {fam}")))
             timings[f"backtest_{fam}"] = time.perf_counter() - t0
+            log.info("backtest %s: %.1f s", fam, timings[f"backtest_{fam}"])
         t0 = time.perf_counter()
         specs = {f: dict(params.get(f, {})) for f in families}
         cand = fit_predict(series, specs, horizon, n_jobs=n_jobs, progress=tick("predict"))
         timings["predict"] = time.perf_counter() - t0
+        log.info("full-history fits: %.1f s", timings["predict"])
     return pd.concat(parts, ignore_index=True), cand, timings
 
 

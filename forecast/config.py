@@ -106,6 +106,9 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "lock_wait": ((int, float), 0),
         "backtest_refresh": ((int,), 1),
         "screen_sample": ((int,), 200),  # costly families screened per series class (forecast/screening.py); 0 = off
+        # a costly family runs on a whole class only if it beats the best cheap candidate on the sample
+        # by this share of the metric (0 = whenever it wins)
+        "screen_margin": ((int, float), 0.0),
     },
 }
 
@@ -153,6 +156,7 @@ class Experiment:
     lock_wait: float | None = 0.0
     backtest_refresh: int = 1
     screen_sample: int = 200
+    screen_margin: float = 0.0
     combos: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"combo": ("ets", "arima", "theta")})
     combo_how: str = "mean"
     reconcile_method: str = "auto"
@@ -342,6 +346,8 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
     measure = v["series"]["measure"]
     if measure not in MEASURES:
         raise _err(path, "[series] measure", f"unknown measure {measure!r} (known: {', '.join(MEASURES)})")
+    if not 0.0 <= float(v["engine"]["screen_margin"]) < 1.0:
+        raise _err(path, "[engine] screen_margin", f"must be in [0, 1), got {v['engine']['screen_margin']}")
     sim = float(v["series"]["dedupe_similarity"])
     if not 0 < sim <= 1:
         raise _err(path, "[series] dedupe_similarity", f"must be in (0, 1], got {sim}")
@@ -438,6 +444,7 @@ def _build(v: dict[str, dict[str, Any]], path: Path, raw: dict[str, Any]) -> Exp
         lock_wait=None if eng["lock_wait"] < 0 else float(eng["lock_wait"]),
         backtest_refresh=eng["backtest_refresh"],
         screen_sample=max(0, eng["screen_sample"]),
+        screen_margin=float(eng["screen_margin"]),
         combos={k: tuple(m) for k, m in v["models"]["combine"].items()},
         combo_how=v["models"]["combine_how"],
         reconcile_method=v["reconcile"]["method"],

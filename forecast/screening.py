@@ -10,7 +10,9 @@ Screening measures it instead of guessing:
    on a seeded random sample of ``sample`` series (through the engine: with the results cache on,
    these fits are reused by the full backtest, nothing is computed twice);
 3. a costly family runs on the whole class only if the class winner on the sample uses it (it wins,
-   or a combination containing it wins); the others run on the class's sample only (they cover less
+   or a combination containing it wins) and, with ``margin`` > 0, beats the best cheap candidate by
+   at least that share of its score (a costly winner that does not pay for its cost is replaced by
+   that cheap candidate, ``[engine] screen_margin``); the others run on the class's sample only (they cover less
    than half of it, so they cannot win it: the selection rules are unchanged). If a cheap family
    wins, every costly family stays on the sample.
 
@@ -84,7 +86,7 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
            windows: int = 3, step: int | None = None, metric: str = "rmsse",
            params: dict[str, dict[str, Any]] | None = None, combos: dict[str, tuple[str, ...]] | None = None,
            combo_how: str = "mean", sample: int = 200, seed: int = 0, costly: tuple[str, ...] = COSTLY,
-           n_jobs: int = 1, progress: Callable[[int, int], None] | None = None) -> WorkPlan:
+           n_jobs: int = 1, progress: Callable[[int, int], None] | None = None, margin: float = 0.0) -> WorkPlan:
     """Screen the costly families per class on a sample (module docstring) -> :class:`WorkPlan`."""
     from forecast.backtest import cross_validation
     from forecast.classify_series import CLASS, classify
@@ -128,10 +130,22 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
     fallback = next(iter(usable), "seasonal_naive" if "seasonal_naive" in families else families[0])
     chosen = select_by_group(metrics, classes.reindex(picked), metric=metric, fallback=fallback)
     winner = chosen.set_index(S.UID)[S.MODEL]
+    table = metrics[metrics[S.METRIC] == metric].pivot_table(index=S.UID, columns=S.MODEL, values=S.VALUE,
+                                                             aggfunc="first", dropna=False)
+    table = table.where(np.isfinite(table))
+    cheap_cands = [c for c in table.columns if not set(usable.get(c, (c,))) & set(expensive)]
     rows, restricted, allowed = [], set(), {f: set() for f in expensive}
     final_skip: dict[str, set[str]] = {f: set() for f in expensive}
     for cls, ids in samples.items():
         win = str(winner.reindex(ids).mode().iloc[0])
+        sub = table.reindex(ids)
+        score = sub.mean()[sub.notna().mean() >= 0.5]
+        cheap_score = score.reindex(cheap_cands).dropna()
+        gain = float("nan")
+        if win in score.index and not cheap_score.empty and cheap_score.min() > 0:
+            gain = 1.0 - float(score[win]) / float(cheap_score.min())  # of the winner over the best cheap one
+            if set(usable.get(win, (win,))) & set(expensive) and gain < margin:
+                win = str(cheap_score.idxmin())  # the costly winner does not pay for its cost
         members = set(usable.get(win, (win,)))
         winners = members & set(expensive)  # the costly families the class winner uses
         n_cls = int((classes == cls).sum())
@@ -145,6 +159,7 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
             for f in expensive:
                 allowed[f] |= members_cls if f in winners else set(ids)
         rows.append({"series_class": cls, "n_series": n_cls, "sample": len(ids), "winner_on_sample": win,
+                     "gain_over_best_cheap": round(gain, 4) if np.isfinite(gain) else None,
                      "costly_backtest": "; ".join(f"{f}: {'all series' if f in winners or not sampled else 'sample only'}"
                                                   for f in expensive),
                      "costly_final_fit": ", ".join(sorted(winners)) or "none"})
@@ -153,7 +168,8 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
                     {f: frozenset(v) for f, v in final_skip.items()})
     log.info("screening: costly families %s skip %.0f%% of their fits (%s)", ", ".join(expensive),
              100 * plan.skipped_fraction(expensive, len(classes)),
-             "; ".join(f"{r['series_class']}: {r['winner_on_sample']} -> backtest {r['costly_backtest']}, final fit "
+             "; ".join(f"{r['series_class']}: {r['winner_on_sample']} (gain over the best cheap candidate "
+                       f"{r['gain_over_best_cheap']}) -> backtest {r['costly_backtest']}, final fit "
                        f"{r['costly_final_fit']}" for r in rows))
     return plan
 
@@ -172,6 +188,7 @@ def screen_experiment(exp: Any, modelled: pd.DataFrame,
     plan = screen(modelled, exp.families, exp.backtest_horizon, exp.backtest_windows, exp.backtest_step,
                   exp.metric, params=exp.model_params, combos=getattr(exp, "combos", None),
                   combo_how=getattr(exp, "combo_how", "mean"), sample=sample, n_jobs=exp.n_jobs or os.cpu_count() or 1,
+                  margin=float(getattr(exp, "screen_margin", 0.0) or 0.0),
                   progress=(lambda d, t: progress("screening", d, t)) if progress else None)
     set_plan(plan)
     return plan

@@ -37,6 +37,8 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[experiment]\nname="x"\n[scope]\nzones=["4413"]\nstart="2019-13"\n', r"expected a month as YYYY-MM"),
         ('[experiment]\nname="x"\n[surprise]\na=1\n', r"\[surprise\]: unknown section"),
         ('[experiment\nname="x"\n', r"not valid TOML"),
+        ('[experiment]\nname="x"\n[scope]\nzones=["4413"]\n[engine]\nscreen_margin=1.5\n',
+         r"\[engine\] screen_margin: must be in \[0, 1\)"),
     ],
 )
 def test_bad_experiment_files_name_file_and_key(tmp_path, body, expected):

@@ -95,3 +95,22 @@ def test_only_the_costly_family_the_winner_uses_runs_on_the_whole_class(tmp_path
             assert len(plan.allowed[fam] & ids) == 6 and f"{fam}: sample only" in row["costly_backtest"]
             assert plan.final_skip[fam] >= ids
     assert plan.restricted == frozenset(ids)
+
+
+def test_a_costly_winner_that_does_not_pay_for_its_cost_is_replaced_by_the_best_cheap_one(tmp_path) -> None:
+    series = panel()
+    fams = ["seasonal_naive", "sba", "tsb", "ets"]
+    with session(None, ResultCache(tmp_path)):
+        base = screen(series, fams, backtest_horizon=6, windows=2, sample=3, combos={}, n_jobs=1)
+        rep = base.report.set_index("series_class")
+        costly_won = rep[rep["winner_on_sample"] == "ets"]
+        assert len(costly_won), rep  # the smooth seasonal class: ETS wins on its sample
+        cls = costly_won.index[0]
+        gain = float(rep.loc[cls, "gain_over_best_cheap"])
+        assert 0 < gain < 1
+        strict = screen(series, fams, backtest_horizon=6, windows=2, sample=3, combos={}, n_jobs=1,
+                        margin=min(0.99, gain + 0.01))
+        lax = screen(series, fams, backtest_horizon=6, windows=2, sample=3, combos={}, n_jobs=1, margin=gain / 2)
+    s_row, l_row = strict.report.set_index("series_class").loc[cls], lax.report.set_index("series_class").loc[cls]
+    assert s_row["winner_on_sample"] in {"seasonal_naive", "sba", "tsb"} and s_row["costly_final_fit"] == "none"
+    assert l_row["winner_on_sample"] == "ets" and l_row["costly_final_fit"] == "ets"

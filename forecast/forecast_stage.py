@@ -58,11 +58,14 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
                    combos: dict[str, tuple[str, ...]] | None = None, combo_how: str = "mean",
                    reconcile: str = "auto", domains: bool = True, n_samples: int = 500, seed: int = 0,
                    n_jobs: int = 1, progress: Callable[[str, int, int], None] | None = None,
-                   fitted: tuple[pd.DataFrame, pd.DataFrame, dict[str, float]] | None = None) -> ForecastStage:
+                   fitted: tuple[pd.DataFrame, pd.DataFrame, dict[str, float]] | None = None,
+                   screen: Callable[[pd.DataFrame], Any] | None = None) -> ForecastStage:
     """Run the forecasting stage (module docstring). ``reconcile``: "auto" (chosen by backtest),
     "none", or a method of :data:`forecast.reconcile.METHODS`. ``fitted``: the families' (cv,
     forecasts, timings) of :func:`forecast.strategy.fit_candidates` on these very series, to skip the
-    costly fits (benchmarks reuse them); the rest of the stage runs as usual."""
+    costly fits (benchmarks reuse them); the rest of the stage runs as usual. ``screen``: called with
+    every series about to be fitted (bottom series and hierarchy nodes) before the fits, to install a
+    work plan (:func:`forecast.screening.screen_experiment`)."""
     timings: dict[str, float] = {}
     modelled = series[series[S.UID].isin(modelled_ids)]
     hier, extra = None, pd.DataFrame(columns=S.SERIES_COLUMNS)
@@ -76,6 +79,11 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
         if missing:
             data = pd.concat([data, series[series[S.UID].isin(missing)]], ignore_index=True)
     data = data.sort_values([S.UID, S.DS]).reset_index(drop=True)
+    if screen is not None and fitted is None:
+        t0 = time.perf_counter()
+        screen(data[[S.UID, S.DS, S.Y]])
+        timings["screening"] = time.perf_counter() - t0
+        log.info("stage screening: %.1f s", timings["screening"])
     t0 = time.perf_counter()
     if fitted is None:
         fitted = fit_candidates(data[[S.UID, S.DS, S.Y]], families, horizon, backtest_horizon, windows, step,

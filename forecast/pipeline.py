@@ -153,14 +153,11 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         t0 = time.perf_counter()
         from forecast.screening import screen_experiment  # costly families only where they can win
 
-        screen_experiment(exp, modelled, progress)
-        timings["screening"] = time.perf_counter() - t0
-        log.info("stage screening: %.1f s", timings["screening"])
-        t0 = time.perf_counter()
         fs = forecast_stage(series, modelled_ids, exp.families, exp.horizon, exp.backtest_horizon,
                             exp.backtest_windows, exp.backtest_step, exp.metric, params=exp.model_params,
                             combos=exp.combos, combo_how=exp.combo_how, reconcile=exp.reconcile_method,
-                            domains=exp.reconcile_domains, n_jobs=n_jobs, progress=progress)
+                            domains=exp.reconcile_domains, n_jobs=n_jobs, progress=progress,
+                            screen=lambda data: screen_experiment(exp, data, progress))
         specs, modelled, forecasts = fs.specs, fs.data, fs.forecasts
         cv, metrics, agg = fs.strategy.cv, fs.strategy.metrics, fs.strategy.summary
         nested, selection = fs.strategy.selection_score, fs.strategy.selection

@@ -5,7 +5,8 @@ the lowest mean backtest metric over the class's series). Fitting ARIMA four tim
 sparse series costs most of a regional run and is wasted whenever a cheap family wins that class.
 Screening measures it instead of guessing:
 
-1. classify every series (smooth, erratic, intermittent, lumpy, zero);
+1. group every series as the strategy chooses (Syntetos-Boylan class: smooth, erratic, intermittent,
+   lumpy, zero; x volume decade: :func:`forecast.strategy.choice_groups`);
 2. in each class with more than ``2 * sample`` series, backtest every family (and the combinations)
    on a seeded random sample of ``sample`` series (through the engine: with the results cache on,
    these fits are reused by the full backtest, nothing is computed twice);
@@ -100,7 +101,12 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
     if not expensive or not cheap or sample < 1:
         return WorkPlan()
     data = series[[S.UID, S.DS, S.Y]]
-    classes = classify(data).set_index(S.UID)[CLASS]
+    from forecast.strategy import choice_groups
+
+    # the strategy's own choice groups (Syntetos-Boylan class x volume decade): the winner of a group
+    # screened whole is then exactly the strategy's choice, and a sampled group's costly families
+    # cover less than half of it, so a skipped full-history fit is never the one selected
+    classes = choice_groups(data, classify(data)).rename(CLASS)
     from forecast.executors import current_cache
 
     whole = current_cache() is not None  # small classes: their full backtest is reused, not redone
@@ -142,10 +148,11 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
         score = sub.mean()[sub.notna().mean() >= 0.5]
         cheap_score = score.reindex(cheap_cands).dropna()
         gain = float("nan")
+        replaced = False
         if win in score.index and not cheap_score.empty and cheap_score.min() > 0:
             gain = 1.0 - float(score[win]) / float(cheap_score.min())  # of the winner over the best cheap one
             if set(usable.get(win, (win,))) & set(expensive) and gain < margin:
-                win = str(cheap_score.idxmin())  # the costly winner does not pay for its cost
+                win, replaced = str(cheap_score.idxmin()), True  # the costly winner does not pay for its cost
         members = set(usable.get(win, (win,)))
         winners = members & set(expensive)  # the costly families the class winner uses
         n_cls = int((classes == cls).sum())
@@ -154,13 +161,15 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
         for f in expensive:
             if f not in members:
                 final_skip[f] |= members_cls
-        if sampled:  # a costly family the winner does not use runs on the sample only
+        if replaced:  # the costly families are out of this group altogether: the strategy cannot pick them
+            restricted |= members_cls
+        elif sampled:  # a costly family the winner does not use runs on the sample only
             restricted |= members_cls
             for f in expensive:
                 allowed[f] |= members_cls if f in winners else set(ids)
         rows.append({"series_class": cls, "n_series": n_cls, "sample": len(ids), "winner_on_sample": win,
                      "gain_over_best_cheap": round(gain, 4) if np.isfinite(gain) else None,
-                     "costly_backtest": "; ".join(f"{f}: {'all series' if f in winners or not sampled else 'sample only'}"
+                     "costly_backtest": "; ".join(f"{f}: {'none (below the margin)' if replaced else 'all series' if f in winners or not sampled else 'sample only'}"
                                                   for f in expensive),
                      "costly_final_fit": ", ".join(sorted(winners)) or "none"})
     report = pd.DataFrame(rows)

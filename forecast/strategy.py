@@ -265,10 +265,19 @@ def _apply(cand: pd.DataFrame, selection: pd.DataFrame, fallback: str) -> pd.Dat
     sel = selection.rename(columns={S.MODEL: CHOSEN})
     m = cand.merge(sel, on=S.UID)
     out = m[m[S.MODEL] == m[CHOSEN]]
-    bad = out.loc[out[[S.MEAN, *S.QUANTILE_COLUMNS]].isna().any(axis=1), S.UID].unique()
-    if len(bad):
-        log.warning("%d series: chosen model failed on the full history, fallback %s", len(bad), fallback)
-        fb = cand[cand[S.UID].isin(bad) & (cand[S.MODEL] == fallback)].assign(**{CHOSEN: fallback})
+    values = [S.MEAN, *S.QUANTILE_COLUMNS]
+    bad = set(out.loc[out[values].isna().any(axis=1), S.UID]) | (set(sel[S.UID]) - set(out[S.UID]))
+    if bad:  # failed, or not fitted on the full history (a work plan skipped it)
+        log.warning("%d series: chosen model failed or missing on the full history, fallback %s", len(bad), fallback)
+        ok = cand[cand[S.UID].isin(bad)]
+        nan_row = ok[values].isna().any(axis=1)
+        ok = ok[~nan_row.groupby([ok[S.UID], ok[S.MODEL]]).transform("any")]
+        # the fallback where it has a forecast, else seasonal naive, else the first candidate that has one
+        rank = {fallback: 0, "seasonal_naive": 1}
+        ok = ok.assign(_r=ok[S.MODEL].map(lambda x: (rank.get(x, 2), x)))
+        first = ok.groupby(S.UID)["_r"].transform("min")
+        fb = ok[ok["_r"] == first].drop(columns="_r")
+        fb = fb.assign(**{CHOSEN: fb[S.MODEL]})
         out = pd.concat([out[~out[S.UID].isin(bad)], fb], ignore_index=True)
     out = out.assign(**{S.MODEL: SELECTED})
     return out.sort_values([S.UID, S.DS]).reset_index(drop=True)[[*S.FORECAST_COLUMNS, CHOSEN]]

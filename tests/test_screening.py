@@ -38,14 +38,14 @@ def test_screening_restricts_costly_family_to_the_sample(tmp_path) -> None:
     with session(None, cache):
         plan = screen(series, FAMILIES, backtest_horizon=6, windows=2, sample=8, combos={}, n_jobs=1)
         rep = plan.report.set_index("series_class")
-        assert "intermittent" in rep.index and "smooth" in rep.index
-        assert rep.loc["intermittent", "sample"] == 8  # the only class with more than 2 * 8 series
-        small = rep.drop(index="intermittent")  # with a cache, small classes are screened whole
+        assert "intermittent/v0" in rep.index and "smooth/v1" in rep.index
+        assert rep.loc["intermittent/v0", "sample"] == 8  # the only class with more than 2 * 8 series
+        small = rep.drop(index="intermittent/v0")  # with a cache, small classes are screened whole
         assert (small["sample"] == small["n_series"]).all() and (small["costly_backtest"] == "ets: all series").all()
-        assert rep.loc["intermittent", "winner_on_sample"] in {"seasonal_naive", "sba", "tsb"}
-        assert rep.loc["intermittent", "costly_backtest"] == "ets: sample only"
-        assert rep.loc["intermittent", "costly_final_fit"] == "none"
-        n_int = int(rep.loc["intermittent", "n_series"])
+        assert rep.loc["intermittent/v0", "winner_on_sample"] in {"seasonal_naive", "sba", "tsb"}
+        assert rep.loc["intermittent/v0", "costly_backtest"] == "ets: sample only"
+        assert rep.loc["intermittent/v0", "costly_final_fit"] == "none"
+        n_int = int(rep.loc["intermittent/v0", "n_series"])
         assert n_int >= 36 and len(plan.allowed["ets"]) == 8 and len(plan.restricted) == n_int
         assert plan.skipped_fraction(["ets"], 46) == pytest.approx((n_int - 8) / 46)
         hits0, misses0 = cache.hits, cache.misses

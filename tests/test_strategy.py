@@ -139,3 +139,23 @@ def test_choose_calibration_per_class_when_classes_differ() -> None:
     assert pooled is False and keep == {"smooth"}
     late = narrow[narrow[S.CUTOFF] == narrow[S.CUTOFF].max()]
     assert coverage_of(late[S.FORECAST_COLUMNS], late)["coverage_80"] < 0.4
+
+
+def test_a_chosen_model_missing_on_the_full_history_falls_back_to_one_that_has_a_forecast() -> None:
+    from forecast.strategy import _apply
+
+    ds = pd.date_range("2025-01-01", periods=3, freq="MS")
+
+    def rows(uid: str, model: str, value: float) -> pd.DataFrame:
+        return pd.DataFrame({S.UID: uid, S.DS: ds, S.MODEL: model, S.MEAN: value,
+                             **{c: value for c in S.QUANTILE_COLUMNS}})
+
+    cand = pd.concat([rows("a", "arima", 5.0), rows("a", "seasonal_naive", 4.0),
+                      rows("b", "seasonal_naive", 2.0), rows("b", "combo", np.nan),   # combo failed on b
+                      rows("c", "theta", 7.0)], ignore_index=True)                    # arima never fitted on b, c
+    sel = pd.DataFrame({S.UID: ["a", "b", "c"], S.MODEL: ["arima", "arima", "arima"]})
+    out = _apply(cand, sel, fallback="combo")
+    chosen = out.groupby(S.UID)["chosen"].first().to_dict()
+    assert chosen == {"a": "arima", "b": "seasonal_naive", "c": "theta"}
+    assert len(out) == 9 and out[S.MEAN].notna().all()
+    assert out.groupby(S.UID)[S.MEAN].first().to_dict() == {"a": 5.0, "b": 2.0, "c": 7.0}

@@ -265,7 +265,7 @@ def run_specs(
             continue
         tick = (lambda d, t, o=offset, w=len(js): progress(o + d * w, total)) if progress else None
         aliases = {specs[j][0] for j in js}
-        sub_warm = None if warm is None or is_fast else [
+        sub_warm = None if warm is None or work is not fn else [
             {a: st for a, st in warm[i].items() if a in aliases} for i in sel]
         parts = run_batches(work, [arrays[i] for i in sel], [lengths[i] for i in sel], ([specs[j] for j in js], h),
                             n_jobs, tick, warm=sub_warm)

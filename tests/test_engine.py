@@ -108,3 +108,29 @@ def test_full_history_fits_start_from_the_last_window_inside_a_warm_scope(tmp_pa
     pdt.assert_frame_equal(first, again)
     cold = fit_predict(series, spec, h=6)  # no scope: a cold fit, same family, same dates
     pdt.assert_frame_equal(first[[S.UID, S.DS, S.MODEL]], cold[[S.UID, S.DS, S.MODEL]])
+
+
+def test_warm_states_reach_the_workers_with_a_work_plan_and_fast_specs(monkeypatch) -> None:
+    from forecast import engine
+    from forecast.executors import session
+    from forecast.screening import WorkPlan
+
+    series = demo(6)
+    seen: list[int] = []
+    real = engine._fit_batch
+
+    def spy(items, specs, h):
+        if all(len(it[2]) == 1 for it in items):  # the full-history fits
+            seen.extend(1 for it in items if len(it) > 3 and it[3].get("arima"))
+        return real(items, specs, h)
+
+    monkeypatch.setattr(engine, "_fit_batch", spy)
+    # arima restricted to 4 of the 6 series (its own batch group) next to a vectorised family
+    plan = WorkPlan({"arima": frozenset({"z0", "z1", "z2", "z3"})}, frozenset({"z0", "z1", "z2", "z3", "z4"}))
+    specs = {"arima": {}, "seasonal_naive": {}}
+    with session(plan=plan), engine.warm_scope():
+        cross_validation(series, specs, h=6, n_windows=2)
+        fc = fit_predict(series, specs, h=6)
+    assert set(fc.loc[fc[S.MODEL] == "arima", S.UID]) == {f"z{i}" for i in range(6)}
+    # every arima full-history fit started from its last backtest window, but z4's (no arima backtest)
+    assert len(seen) == 5

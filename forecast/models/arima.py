@@ -89,6 +89,7 @@ class AutoArima(Model):
     """SARIMAX on log1p/sqrt counts with a bounded AICc order search (see module docstring)."""
 
     name = "arima"
+    requires = ("statsmodels.tsa.statespace.sarimax", "statsmodels.tsa.stattools")
 
     def __init__(self, season_length: int = 12, transform: str = "log1p", maxiter: int = 50) -> None:
         super().__init__(season_length=season_length)
@@ -118,7 +119,7 @@ class AutoArima(Model):
             warnings.simplefilter("ignore")
             try:
                 res = SARIMAX(z, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True).fit(
-                    start_params=np.asarray(warm["params"], dtype=float), disp=False, maxiter=self.maxiter, **_LBFGS)
+                    start_params=np.asarray(warm["params"], dtype=float), disp=False, maxiter=self.maxiter, cov_type="none", **_LBFGS)
             except (ValueError, np.linalg.LinAlgError, IndexError):
                 return False
         if not np.isfinite(res.llf):
@@ -154,7 +155,7 @@ class AutoArima(Model):
                     warnings.simplefilter("ignore")
                     try:
                         res = SARIMAX(z, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True).fit(
-                            disp=False, maxiter=self.maxiter, **_LBFGS
+                            disp=False, maxiter=self.maxiter, cov_type="none", **_LBFGS
                         )
                     except (ValueError, np.linalg.LinAlgError, IndexError):
                         continue

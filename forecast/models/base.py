@@ -83,6 +83,9 @@ class Model:
 
     #: True when ``_fit`` accepts a ``warm`` state (:meth:`warm_state` of an earlier fit).
     supports_warm: bool = False
+    #: Modules ``_fit`` imports lazily: the engine imports them once in the parent before forking its
+    #: workers (a forked worker would otherwise pay the import, about 1 s for statsmodels, per pool).
+    requires: tuple[str, ...] = ()
 
     def fit(self, y: np.ndarray, warm: dict[str, Any] | None = None) -> "Model":
         """Fit on one series (1-D, finite, oldest first); returns ``self``.

@@ -26,6 +26,7 @@ class DampedETS(Model):
     """Damped-trend ETS with additive seasonality on log1p/sqrt counts."""
 
     name = "ets"
+    requires = ("statsmodels.tsa.exponential_smoothing.ets",)
 
     def __init__(self, season_length: int = 12, transform: str = "log1p", maxiter: int = 200) -> None:
         super().__init__(season_length=season_length)

@@ -51,6 +51,7 @@ class ProphetModel(Model):
     """
 
     name = "prophet"
+    requires = ("prophet",)
 
     def __init__(
         self,

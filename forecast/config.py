@@ -107,8 +107,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "backtest_refresh": ((int,), 1),
         "screen_sample": ((int,), 200),  # costly families screened per series class (forecast/screening.py); 0 = off
         # a costly family runs on a whole class only if it beats the best cheap candidate on the sample
-        # by this share of the metric (0 = whenever it wins)
-        "screen_margin": ((int, float), 0.0),
+        # by this share of the metric (0 = whenever it wins; forecast/screening.py DEFAULT_MARGIN)
+        "screen_margin": ((int, float), 0.01),
     },
 }
 
@@ -156,7 +156,7 @@ class Experiment:
     lock_wait: float | None = 0.0
     backtest_refresh: int = 1
     screen_sample: int = 200
-    screen_margin: float = 0.0
+    screen_margin: float = 0.01
     combos: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"combo": ("ets", "arima", "theta")})
     combo_how: str = "mean"
     reconcile_method: str = "auto"

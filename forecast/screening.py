@@ -11,9 +11,9 @@ Screening measures it instead of guessing:
    on a seeded random sample of ``sample`` series (through the engine: with the results cache on,
    these fits are reused by the full backtest, nothing is computed twice);
 3. a costly family runs on the whole class only if the class winner on the sample uses it (it wins,
-   or a combination containing it wins) and, with ``margin`` > 0, beats the best cheap candidate by
-   at least that share of its score (a costly winner that does not pay for its cost is replaced by
-   that cheap candidate, ``[engine] screen_margin``); the others run on the class's sample only (they cover less
+   or a combination containing it wins) and beats the best cheap candidate by at least ``margin`` of
+   its score and significantly (paired over the sample's series, one-sided 5 %): a costly winner
+   that does not pay for its cost is replaced by that cheap candidate (``[engine] screen_margin``); the others run on the class's sample only (they cover less
    than half of it, so they cannot win it: the selection rules are unchanged). If a cheap family
    wins, every costly family stays on the sample.
 
@@ -46,6 +46,9 @@ COSTLY: tuple[str, ...] = ("arima", "ets", "prophet")
 #: on the whole group: on the Grand Est demo ARIMA won the 150-series intermittent group by 0.5 %
 #: for 500 times the cost (``[engine] screen_margin``; 0 = whenever it wins).
 DEFAULT_MARGIN = 0.01
+#: ... and beyond the noise of its sample: the paired (series by series) difference to the best cheap
+#: candidate must be significant, one-sided z >= 1.645 (5 %), when the sample has 10 series or more.
+SIGNIFICANCE_Z = 1.645
 
 
 @dataclass
@@ -85,6 +88,19 @@ class WorkPlan:
             return 0.0
         skipped = sum(len(self.restricted - self.allowed[f]) for f in families if f in self.allowed)
         return skipped / (n_series * len(families))
+
+
+def costly_pays(gain: float, diff: np.ndarray, margin: float = DEFAULT_MARGIN) -> tuple[bool, float]:
+    """Does a costly winner pay for its cost? ``gain``: its relative gain over the best cheap
+    candidate (mean metric); ``diff``: the paired per-series differences (cheap - costly, positive
+    where the costly one is better). It must gain at least ``margin`` and, on 10 series or more,
+    significantly (one-sided paired z >= :data:`SIGNIFICANCE_Z`). Returns (pays, z)."""
+    d = np.asarray(diff, dtype=float)
+    d = d[np.isfinite(d)]
+    sd = float(d.std(ddof=1)) if len(d) > 2 else 0.0
+    z = float(d.mean() / (sd / np.sqrt(len(d)))) if sd > 0 else (np.inf if len(d) and d.mean() > 0 else 0.0)
+    noisy = len(d) >= 10 and z < SIGNIFICANCE_Z
+    return bool(gain >= margin and not noisy), z
 
 
 def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest_horizon: int = 12,
@@ -152,12 +168,14 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
         sub = table.reindex(ids)
         score = sub.mean()[sub.notna().mean() >= 0.5]
         cheap_score = score.reindex(cheap_cands).dropna()
-        gain = float("nan")
+        gain, z = float("nan"), float("nan")
         replaced = False
         if win in score.index and not cheap_score.empty and cheap_score.min() > 0:
+            best_cheap = str(cheap_score.idxmin())
             gain = 1.0 - float(score[win]) / float(cheap_score.min())  # of the winner over the best cheap one
-            if set(usable.get(win, (win,))) & set(expensive) and gain < margin:
-                win, replaced = str(cheap_score.idxmin()), True  # the costly winner does not pay for its cost
+            pays, z = costly_pays(gain, (sub[best_cheap] - sub[win]).to_numpy(float), margin)
+            if set(usable.get(win, (win,))) & set(expensive) and win != best_cheap and not pays:
+                win, replaced = best_cheap, True
         members = set(usable.get(win, (win,)))
         winners = members & set(expensive)  # the costly families the class winner uses
         n_cls = int((classes == cls).sum())
@@ -174,6 +192,7 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
                 allowed[f] |= members_cls if f in winners else set(ids)
         rows.append({"series_class": cls, "n_series": n_cls, "sample": len(ids), "winner_on_sample": win,
                      "gain_over_best_cheap": round(gain, 4) if np.isfinite(gain) else None,
+                     "gain_z": round(z, 2) if np.isfinite(z) else None,
                      "costly_backtest": "; ".join(f"{f}: {'none (below the margin)' if replaced else 'all series' if f in winners or not sampled else 'sample only'}"
                                                   for f in expensive),
                      "costly_final_fit": ", ".join(sorted(winners)) or "none"})

@@ -114,3 +114,16 @@ def test_a_costly_winner_that_does_not_pay_for_its_cost_is_replaced_by_the_best_
     s_row, l_row = strict.report.set_index("series_class").loc[cls], lax.report.set_index("series_class").loc[cls]
     assert s_row["winner_on_sample"] in {"seasonal_naive", "sba", "tsb"} and s_row["costly_final_fit"] == "none"
     assert l_row["winner_on_sample"] == "ets" and l_row["costly_final_fit"] == "ets"
+
+
+def test_a_costly_win_must_exceed_the_margin_and_the_noise_of_the_sample() -> None:
+    from forecast.screening import costly_pays
+
+    rng = np.random.default_rng(0)
+    clear = 0.05 + rng.normal(0, 0.02, 60)     # better on almost every series
+    noisy = 0.01 + rng.normal(0, 0.2, 60)      # better on average, by less than its noise
+    assert costly_pays(0.05, clear, 0.01)[0] and costly_pays(0.05, clear, 0.01)[1] > 10
+    assert not costly_pays(0.02, noisy, 0.01)[0]             # the gain is within the noise
+    assert not costly_pays(0.005, clear, 0.01)[0]            # below the margin
+    assert costly_pays(0.02, noisy[:5], 0.01)[0]             # too few series to tell: the margin alone
+    assert costly_pays(0.0, np.zeros(0), 0.0)[0] is True

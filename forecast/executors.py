@@ -72,22 +72,56 @@ class LocalExecutor(Executor):
 
     def __init__(self, n_jobs: int = 1) -> None:
         self.n_workers = max(1, int(n_jobs))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, preload: Sequence[str] = ()) -> None:
+        """Fork the workers now, once for the whole run (:func:`experiment_session` calls it before
+        the run loads any data): forked later from a parent holding gigabytes of frames, each worker
+        would end up with its own copy of them (copy-on-write pages touched by reference counting;
+        measured: 2.3 GB per worker on the Grand Est). ``preload``: modules to import first, so the
+        workers inherit them."""
+        if self.n_workers <= 1 or self._pool is not None:
+            return
+        import importlib
+
+        for mod in preload:
+            try:
+                importlib.import_module(mod)
+            except ImportError:  # the fit itself reports it
+                pass
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+        for fut in [self._pool.submit(int) for _ in range(self.n_workers)]:  # fork them all now
+            fut.result()
 
     def map(self, fn: Callable[..., Any], payloads: Sequence[Any], *args: Any) -> Iterator[tuple[int, Any]]:
         if self.n_workers <= 1 or len(payloads) <= 1:
             for k, p in enumerate(payloads):
                 yield k, fn(p, *args)
             return
+        if self._pool is not None:
+            yield from self._map(self._pool, fn, payloads, *args)
+            return
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         with ProcessPoolExecutor(max_workers=min(self.n_workers, len(payloads)), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, p, *args): k for k, p in enumerate(payloads)}
-            try:
-                for fut in as_completed(futures):
-                    yield futures[fut], fut.result()
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+            yield from self._map(pool, fn, payloads, *args)
+
+    @staticmethod
+    def _map(pool: ProcessPoolExecutor, fn: Callable[..., Any], payloads: Sequence[Any],
+             *args: Any) -> Iterator[tuple[int, Any]]:
+        futures = {pool.submit(fn, p, *args): k for k, p in enumerate(payloads)}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class DaskExecutor(Executor):
@@ -364,6 +398,10 @@ def experiment_session(exp: Any) -> Iterator[dict[str, Any]]:
         cache = ResultCache(exp.cache_dir or default_cache_dir(exp.store)) if exp.cache else None
         info["engine"] = executor.describe()
         log.info("engine: %s; cache: %s", info["engine"], cache.folder if cache else "off")
+        if isinstance(executor, LocalExecutor):  # workers forked while the parent is still small
+            from forecast.models import MODEL_REGISTRY
+
+            executor.start([m for f in exp.families for m in getattr(MODEL_REGISTRY.get(f), "requires", ())])
         with executor, session(executor, cache, refresh=exp.backtest_refresh):
             try:
                 yield info

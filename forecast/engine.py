@@ -210,13 +210,13 @@ def _remember_states(out_warm: list[tuple[Any, ...]], arrays: list[np.ndarray], 
     scope = _WARM_SCOPE.get()
     if scope is None:
         return
-    _WARM_STATES, _WARM_LENGTHS = scope
+    states, seen_lengths = scope
     params = {a: p for a, _f, p in specs}
     for sidx, alias, n, state in out_warm:
         if alias in params and state:
             n = int(n)
-            _WARM_STATES[_prefix_key(alias, params[alias], arrays[int(sidx)][:n])] = (n, state)
-            _WARM_LENGTHS.add(n)
+            states[_prefix_key(alias, params[alias], arrays[int(sidx)][:n])] = (n, state)
+            seen_lengths.add(n)
 
 
 def _warm_for(arrays: list[np.ndarray], specs: list[Spec]) -> list[dict[str, Any]] | None:
@@ -224,19 +224,19 @@ def _warm_for(arrays: list[np.ndarray], specs: list[Spec]) -> list[dict[str, Any
     scope = _WARM_SCOPE.get()
     if not (WARM_START and scope and scope[0]):
         return None
-    _WARM_STATES, _WARM_LENGTHS = scope
+    states, seen_lengths = scope
     warm_specs = [(a, p) for a, f, p in specs if getattr(_model_class(f), "supports_warm", False)]
     if not warm_specs:
         return None
     out: list[dict[str, Any]] = []
-    lengths = sorted(_WARM_LENGTHS, reverse=True)
+    lengths = sorted(seen_lengths, reverse=True)
     for y in arrays:
         found: dict[str, Any] = {}
         for alias, params in warm_specs:
             for n in lengths:
                 if n >= len(y):
                     continue
-                hit = _WARM_STATES.get(_prefix_key(alias, params, y[:n]))
+                hit = states.get(_prefix_key(alias, params, y[:n]))
                 if hit is not None:
                     found[alias] = hit[1]
                     break

@@ -14,6 +14,19 @@ from forecast import schema as S  # noqa: E402
 from forecast.io import write_with  # noqa: E402
 
 
+def finish_monthly_plot(fig, ax, title: str, measure: str, path: Path, ncol: int = 1) -> Path:
+    """The shared look of the monthly charts (title, yearly axis, grid, legend), written as PNG."""
+    ax.set_title(title, fontsize=11)
+    ax.set_ylabel(f"{measure} par mois")
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", ncol=ncol)
+    fig.tight_layout()
+    return write_with(lambda p: fig.savefig(p, format="png"), Path(path))
+
+
 def plot_demand_vs_supply(history: pd.DataFrame, forecast: pd.DataFrame, supply: pd.DataFrame,
                           title: str, path: Path, measure: str = "postes") -> Path:
     """history: ds, y; forecast: ds, mean, quantile columns; supply: ds, supply, status."""
@@ -34,14 +47,6 @@ def plot_demand_vs_supply(history: pd.DataFrame, forecast: pd.DataFrame, supply:
                 part = sp[sp[S.STATUS] == status]
                 if len(part):
                     ax.bar(part[S.DS], part[S.SUPPLY], width=20, color=color, alpha=0.8, label=lab)
-        ax.set_title(title, fontsize=11)
-        ax.set_ylabel(f"{measure} par mois")
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
-        fig.tight_layout()
-        return write_with(lambda p: fig.savefig(p, format="png"), Path(path))
+        return finish_monthly_plot(fig, ax, title, measure, path, ncol=2)
     finally:
         plt.close(fig)

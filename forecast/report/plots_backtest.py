@@ -13,12 +13,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecast import schema as S  # noqa: E402
-from forecast.io import write_with  # noqa: E402
+from forecast.report.plots import finish_monthly_plot  # noqa: E402
 
 BACKTEST_DIR = "backtest"
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -45,15 +44,7 @@ def plot_backtest(history: pd.DataFrame, cv: pd.DataFrame, title: str, path: Pat
             ax.plot(w[S.DS], w[S.MEAN], color=color, lw=1.8,
                     label=f"Prévision au {pd.Timestamp(cutoff):%m/%Y} ({model}), bande 80 %")
             ax.axvline(pd.Timestamp(cutoff), color=color, lw=0.8, ls=":")
-        ax.set_title(title, fontsize=11)
-        ax.set_ylabel(f"{measure} par mois")
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-        fig.tight_layout()
-        return write_with(lambda p: fig.savefig(p, format="png"), Path(path))
+        return finish_monthly_plot(fig, ax, title, measure, path)
     finally:
         plt.close(fig)
 

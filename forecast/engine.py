@@ -262,14 +262,9 @@ def _run(
 ) -> dict[str, Any]:
     from forecast.executors import run_specs  # local pool, Dask cluster, cache, work plan: forecast/executors.py
 
-    import importlib
+    from forecast.models import preload
 
-    for _a, family, _p in specs:  # imported once here, inherited by the forked workers
-        for mod in getattr(_model_class(family), "requires", ()):
-            try:
-                importlib.import_module(mod)
-            except ImportError:  # the fit itself reports it
-                pass
+    preload([family for _a, family, _p in specs])  # imported once here, inherited by forked workers
     results = run_specs(_run_batch, ids, arrays, lengths, specs, h, n_jobs, progress, warm=warm)
     out = {key: np.concatenate([r[key] for r in results if r is not None]) for key in ("sid", "spec", "n", "step", "mean")}
     out["q"] = np.vstack([r["q"] for r in results if r is not None])

@@ -74,21 +74,17 @@ class LocalExecutor(Executor):
         self.n_workers = max(1, int(n_jobs))
         self._pool: ProcessPoolExecutor | None = None
 
-    def start(self, preload: Sequence[str] = ()) -> None:
+    def start(self, families: Sequence[str] = ()) -> None:
         """Fork the workers now, once for the whole run (:func:`experiment_session` calls it before
         the run loads any data): forked later from a parent holding gigabytes of frames, each worker
         would end up with its own copy of them (copy-on-write pages touched by reference counting;
-        measured: 2.3 GB per worker on the Grand Est). ``preload``: modules to import first, so the
-        workers inherit them."""
+        measured: 2.3 GB per worker on the Grand Est). ``families``: model families whose modules are
+        imported first, so the workers inherit them."""
         if self.n_workers <= 1 or self._pool is not None:
             return
-        import importlib
+        from forecast.models import preload
 
-        for mod in preload:
-            try:
-                importlib.import_module(mod)
-            except ImportError:  # the fit itself reports it
-                pass
+        preload(list(families))
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
         for fut in [self._pool.submit(int) for _ in range(self.n_workers)]:  # fork them all now
@@ -399,9 +395,7 @@ def experiment_session(exp: Any) -> Iterator[dict[str, Any]]:
         info["engine"] = executor.describe()
         log.info("engine: %s; cache: %s", info["engine"], cache.folder if cache else "off")
         if isinstance(executor, LocalExecutor):  # workers forked while the parent is still small
-            from forecast.models import MODEL_REGISTRY
-
-            executor.start([m for f in exp.families for m in getattr(MODEL_REGISTRY.get(f), "requires", ())])
+            executor.start(exp.families)
         with executor, session(executor, cache, refresh=exp.backtest_refresh):
             try:
                 yield info

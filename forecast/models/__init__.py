@@ -50,4 +50,17 @@ def make_model(name: str, **params: object) -> Model:
         raise ModelError(f"model {name!r}: invalid parameters {params!r}: {exc}") from None
 
 
-__all__ = ["MODEL_REGISTRY", "Model", "ModelForecast", "available_models", "make_model"]
+def preload(families: "list[str] | tuple[str, ...]") -> None:
+    """Import the modules the given families import lazily in ``fit`` (their ``requires``), e.g. in a
+    parent process before it forks workers, so each worker does not pay the import itself."""
+    import importlib
+
+    for family in families:
+        for mod in getattr(MODEL_REGISTRY.get(family), "requires", ()):
+            try:
+                importlib.import_module(mod)
+            except ImportError:  # the fit itself reports it
+                pass
+
+
+__all__ = ["MODEL_REGISTRY", "Model", "ModelForecast", "available_models", "make_model", "preload"]

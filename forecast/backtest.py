@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecast.engine import Progress, cross_validate
@@ -53,3 +54,41 @@ def cross_validation(
         return cutoffs(n_obs, h, n_windows, step, min_train)
 
     return cross_validate(series, model_specs, h, lengths, n_jobs=n_jobs, progress=progress)
+
+
+def backtest_months(n_obs: int, h: int, n_windows: int, step: int | None = None) -> int:
+    """Months of a series of ``n_obs`` that its backtest covers (up to the end of the latest window):
+    ``n_obs``, except with ``[engine] backtest_refresh`` > 1 where the windows are anchored
+    (:func:`forecast.executors.session`) and may end up to ``refresh - 1`` months earlier."""
+    from forecast.executors import anchored_lengths
+
+    lengths = cutoffs(n_obs, h, n_windows, step)
+    if not lengths:
+        return n_obs
+    return max(anchored_lengths(lengths, n_obs)) + h
+
+
+def backtest_span(series: pd.DataFrame, cv: pd.DataFrame | None = None, h: int = 12, n_windows: int = 3,
+                  step: int | None = None) -> pd.DataFrame:
+    """The part of each series its backtest covers: the rows up to the last month of its latest
+    backtest window, from ``cv`` when given, else computed (:func:`backtest_months`). Series the
+    backtest does not cover are kept whole.
+
+    Whatever is decided from the backtest (the series classes, the choice of candidate per group, the
+    screening plan) is decided on this span, so that it stays the same between two backtest
+    refreshes: with ``[engine] backtest_refresh`` > 1, a monthly rerun finds it unchanged."""
+    from forecast import schema as S
+
+    if cv is not None:
+        if cv.empty:
+            return series
+        end = cv.groupby(S.UID, sort=False)[S.DS].max()
+        last = series[S.UID].map(end)
+        keep = last.isna().to_numpy() | (series[S.DS] <= last).to_numpy()
+        return series[keep]
+    by = series.groupby(S.UID, sort=False)[S.DS]
+    n = by.transform("size").to_numpy()
+    pos = by.rank(method="first").to_numpy(dtype=np.int64) - 1
+    months = {k: backtest_months(int(k), h, n_windows, step) for k in set(n.tolist())}
+    lim = np.fromiter((months[k] for k in n), dtype=np.int64, count=len(n))
+    return series[pos < lim]

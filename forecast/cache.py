@@ -61,6 +61,7 @@ class ResultCache:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self._index: dict[str, tuple[Path, int]] | None = None
+        self._states: dict[str, dict[str, Any]] | None = None
         self.hits = 0
         self.misses = 0
         self.batches_written = 0
@@ -189,6 +190,62 @@ class ResultCache:
 
     def stats(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "batches_written": self.batches_written}
+
+    # --- model states of anchored full-history fits (forecast.engine._warm_for) ----------------
+    def states_get(self, key: str) -> dict[str, Any] | None:
+        """The model state stored under ``key`` (a prefix hash), or None."""
+        if self._states is None:
+            self._states = {}
+            for f in sorted((self.folder / "states").glob("*.json")):
+                try:
+                    self._states.update(json.loads(f.read_text(encoding="utf-8")))
+                except (OSError, ValueError) as exc:  # a damaged file is a miss
+                    log.warning("cache file %s unreadable (%s): ignored", f, exc)
+        return self._states.get(key)
+
+    def states_put(self, states: dict[str, dict[str, Any]]) -> None:
+        """Store model states by key, in one new file (atomically)."""
+        if not states:
+            return
+        body = json.dumps(states, sort_keys=True)
+        f = self.folder / "states" / f"{_digest(body.encode())}.json"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(f) as tmp:
+            Path(tmp).write_text(body, encoding="utf-8")
+        if self._states is not None:
+            self._states.update(states)
+
+    # --- memos: small results of the driver's own stages, keyed by a hash of their inputs ------
+    def memo_get(self, kind: str, key: str) -> Any | None:
+        """The JSON value stored by :meth:`memo_put` for (``kind``, ``key``), or None."""
+        f = self.folder / "memo" / f"{kind}-{key}.json"
+        try:
+            return json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def memo_put(self, kind: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable ``value`` for (``kind``, ``key``), atomically."""
+        f = self.folder / "memo" / f"{kind}-{key}.json"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(f) as tmp:
+            Path(tmp).write_text(json.dumps(value), encoding="utf-8")
+
+
+def frame_digest(*parts: Any) -> str:
+    """Hash of frames, arrays and plain values (a memo key): frames by their values and column names."""
+    import pandas as pd
+
+    h = hashlib.blake2b(code_fingerprint().encode(), digest_size=16)
+    for p in parts:
+        if isinstance(p, pd.DataFrame):
+            h.update(repr(list(p.columns)).encode())
+            h.update(pd.util.hash_pandas_object(p, index=False).to_numpy().tobytes())
+        elif isinstance(p, np.ndarray):
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(repr(p).encode())
+    return h.hexdigest()
 
 
 def default_cache_dir(store: str | Path) -> Path:

@@ -39,6 +39,9 @@ Progress = Callable[[int, int], None]
 #: parameters: :meth:`forecast.models.base.Model.fit`). Deterministic: the windows of a series
 #: always run in order in one worker, so every engine gives the same result.
 WARM_START = os.environ.get("FORECAST_WARM_START", "1") != "0"
+#: Key of a warm state asking the worker to estimate the parameters on the first ``state[ANCHOR]``
+#: months and only run them through the rest (:func:`_warm_for`).
+ANCHOR = "_anchor"
 #: (alias shown in the ``model`` column, registry family, hyper-parameters)
 Spec = tuple[str, str, dict[str, Any]]
 _MAX_LOGGED_FAILURES = 20
@@ -141,10 +144,19 @@ def _fit_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[Spec]
             ytr = y[:n]
             for j, (alias, family, params) in enumerate(specs):
                 try:
-                    model = make_model(family, **params).fit(ytr, warm=warm.get(j) if WARM_START else None)
+                    start = warm.get(j) if WARM_START else None
+                    anchor = int(start.get(ANCHOR, 0)) if start else 0
+                    if anchor and n == last and anchor < n:  # final fit between two refreshes (_warm_for)
+                        base = {k: v for k, v in start.items() if k != ANCHOR} or None
+                        first = make_model(family, **params).fit(y[:anchor], warm=base)
+                        start = first.warm_state() if first.supports_warm else None
+                        if start is not None:
+                            states.append((idx, alias, anchor, start))
+                            start = {**start, "fixed": True}
+                    model = make_model(family, **params).fit(ytr, warm=start)
                     if WARM_START and model.supports_warm:
                         warm[j] = model.warm_state()
-                        if n == last and warm[j] is not None:
+                        if n == last and warm[j] is not None and not anchor:
                             states.append((idx, alias, int(n), warm[j]))
                     fc = model.predict(h)
                     mu, q = fc.mean, fc.quantiles.T
@@ -219,29 +231,75 @@ def _remember_states(out_warm: list[tuple[Any, ...]], arrays: list[np.ndarray], 
             seen_lengths.add(n)
 
 
+def anchor_length(n_obs: int, refresh: int) -> int:
+    """Months on which a full-history fit estimates its parameters between two refreshes: ``n_obs``
+    rounded down to a multiple of ``refresh`` (``n_obs`` itself when ``refresh`` is 1)."""
+    return n_obs - n_obs % refresh if refresh > 1 and n_obs >= refresh else n_obs
+
+
 def _warm_for(arrays: list[np.ndarray], specs: list[Spec]) -> list[dict[str, Any]] | None:
-    """For full-history fits: per series, ``{alias: state}`` of the longest remembered prefix."""
+    """For full-history fits: per series, ``{alias: state}`` of the longest remembered prefix.
+
+    With ``[engine] backtest_refresh`` > 1 the parameters are estimated on the anchored prefix
+    (:func:`anchor_length`) and only run through the months after it (an update: no estimation),
+    like the backtest windows that move every ``refresh`` months: the state of that anchored fit is
+    kept in the results cache (:meth:`forecast.cache.ResultCache.states_put`), so a rerun after one
+    more month only updates. A series whose anchored state is not known yet gets ``{ANCHOR: n}`` (the
+    worker fits the prefix first, starting from the longest remembered one)."""
     scope = _WARM_SCOPE.get()
-    if not (WARM_START and scope and scope[0]):
+    if not (WARM_START and scope is not None):
         return None
+    from forecast.executors import current_cache, current_refresh
+
+    refresh = current_refresh()
     states, seen_lengths = scope
+    if not states and refresh <= 1:
+        return None
     warm_specs = [(a, p) for a, f, p in specs if getattr(_model_class(f), "supports_warm", False)]
     if not warm_specs:
         return None
+    cache = current_cache()
     out: list[dict[str, Any]] = []
     lengths = sorted(seen_lengths, reverse=True)
     for y in arrays:
         found: dict[str, Any] = {}
+        anchor = anchor_length(len(y), refresh)
         for alias, params in warm_specs:
+            if anchor < len(y):
+                key = _prefix_key(alias, params, y[:anchor])
+                hit = states.get(key)
+                known = hit[1] if hit is not None else cache.states_get(key.hex()) if cache is not None else None
+                if known is not None:
+                    found[alias] = {**known, "fixed": True}
+                    continue
             for n in lengths:
-                if n >= len(y):
+                if n >= anchor:
                     continue
                 hit = states.get(_prefix_key(alias, params, y[:n]))
                 if hit is not None:
                     found[alias] = hit[1]
                     break
+            if anchor < len(y):
+                found[alias] = {**found.get(alias, {}), ANCHOR: anchor}
         out.append(found)
     return out if any(out) else None
+
+
+def _keep_anchor_states(out_warm: list[tuple[Any, ...]], arrays: list[np.ndarray], specs: list[Spec]) -> None:
+    """Store the anchored fits' states (:func:`_warm_for`) in the session's results cache."""
+    from forecast.executors import current_cache, current_refresh
+
+    cache, refresh = current_cache(), current_refresh()
+    if cache is None or refresh <= 1:
+        return
+    params = {a: p for a, _f, p in specs}
+    keep = {}
+    for sidx, alias, n, state in out_warm:
+        y = arrays[int(sidx)]
+        if alias in params and state and int(n) == anchor_length(len(y), refresh) < len(y):
+            keep[_prefix_key(alias, params[alias], y[:int(n)]).hex()] = state
+    if keep:
+        cache.states_put(keep)
 
 
 def _model_class(family: str) -> type:
@@ -309,6 +367,8 @@ def fit_predict(
     ids, arrays, first = prepare_series(series)
     lengths = [[len(a)] for a in arrays]
     out = _run(ids, arrays, lengths, specs, h, n_jobs, progress, warm=_warm_for(arrays, specs))
+    if WARM_START and _WARM_SCOPE.get() is not None:
+        _keep_anchor_states(out["warm"], arrays, specs)
     df = _frame(out, ids, first, specs)
     df = df.sort_values([S.UID, S.MODEL, S.DS], kind="stable").reset_index(drop=True)
     return df[S.FORECAST_COLUMNS]

@@ -223,6 +223,11 @@ def current_cache() -> "ResultCache | None":
     return _CACHE.get()
 
 
+def current_refresh() -> int:
+    """The session's ``[engine] backtest_refresh`` (months; 1 outside a session)."""
+    return _REFRESH.get()
+
+
 def batch_ranges(n: int, n_workers: int) -> list[range]:
     """Contiguous ranges of ``n`` items: about 4 per worker (8 in-process, for the progress
     bar), none larger than :data:`MAX_BATCH`."""
@@ -233,6 +238,12 @@ def batch_ranges(n: int, n_workers: int) -> list[range]:
     k = max(1, min(k, n))
     edges = np.linspace(0, n, k + 1).round().astype(int)
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def anchored_lengths(lengths: list[int], n_obs: int) -> list[int]:
+    """Backtest training lengths as the current session runs them (anchored with ``refresh`` > 1)."""
+    refresh = _REFRESH.get()
+    return _anchor(list(lengths), n_obs, refresh) if refresh > 1 else list(lengths)
 
 
 def _anchor(lengths: list[int], n_obs: int, refresh: int) -> list[int]:

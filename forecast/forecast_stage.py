@@ -24,7 +24,7 @@ from forecast import schema as S
 from forecast.classify_series import CLASS
 from forecast.metrics import aggregate_by
 from forecast.paths import SamplePaths, paths_from_quantiles
-from forecast.reconcile import (Hierarchy, backtest_errors, build_hierarchy, choose_method, coherence_error,
+from forecast.reconcile import (Hierarchy, MethodChoice, backtest_errors, build_hierarchy, choose_method, coherence_error,
                                 reconcile_forecasts, trusted_mask)
 from forecast.signals import compute_signals
 from forecast.strategy import StrategyResult, finish_strategy, fit_candidates, selected_cv, usable_combos
@@ -105,7 +105,7 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
         full_cuts = nodes.groupby(S.CUTOFF)[S.UID].nunique()
         cvsel = cvsel[cvsel[S.CUTOFF].isin(full_cuts.index[full_cuts == len(hier.ids)])]
         if reconcile == "auto" and len(cvsel):
-            choice = choose_method(cvsel, data, hier)
+            choice = _choose_method_memo(cvsel, data, hier)
             method, table, trusted = choice.method, choice.table, choice.trusted
             label = choice.label
         else:
@@ -135,6 +135,40 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
         specs[name] = {"model": "combo", "members": list(members), "how": combo_how}
     return ForecastStage(strat, data, fc, paths, signals, by_level, by_class, hier, method, table,
                          coherence, specs, timings, trusted)
+
+
+def _choose_method_memo(cvsel: pd.DataFrame, data: pd.DataFrame, hier: Hierarchy) -> MethodChoice:
+    """:func:`forecast.reconcile.choose_method`, memoised in the session's results cache by a hash of
+    what it reads: the selected backtest, the months of history it covers, the hierarchy and the
+    code. The backtest is reused between refreshes ([engine] backtest_refresh), and so is this
+    choice (95 s on the Grand Est)."""
+    from pathlib import Path
+
+    from forecast import metrics as metrics_module
+    from forecast import reconcile as reconcile_module
+    from forecast.backtest import backtest_span
+    from forecast.cache import frame_digest
+    from forecast.executors import current_cache
+
+    cache = current_cache()
+    if cache is None:
+        return choose_method(cvsel, data, hier)
+    cv = cvsel[S.CV_COLUMNS].sort_values([S.UID, S.CUTOFF, S.DS]).reset_index(drop=True)
+    hist = backtest_span(data[[S.UID, S.DS, S.Y]], cv).sort_values([S.UID, S.DS]).reset_index(drop=True)
+    A = hier.A.tocsr()
+    key = frame_digest(cv, hist, np.asarray(hier.agg_ids, dtype=str), np.asarray(hier.bottom_ids, dtype=str),
+                       A.indptr, A.indices, sorted(hier.levels.items()),
+                       *(Path(m.__file__).read_bytes() for m in (reconcile_module, metrics_module)))
+    memo = cache.memo_get("reconcile_choice", key)
+    if memo is not None:
+        table = pd.DataFrame(memo["table"]["data"], index=memo["table"]["index"], columns=memo["table"]["columns"])
+        table.index.name = "level"
+        log.info("reconciliation choice reused (same backtest): %s", memo["label"])
+        return MethodChoice(memo["method"], frozenset(memo["trusted"]), table, memo["label"])
+    choice = choose_method(cvsel, data, hier)
+    cache.memo_put("reconcile_choice", key, {"method": choice.method, "trusted": sorted(choice.trusted),
+                                             "label": choice.label, "table": choice.table.to_dict(orient="split")})
+    return choice
 
 
 def stage_metrics(stage: ForecastStage, model: str) -> dict[str, float]:

@@ -127,7 +127,10 @@ def screen(series: pd.DataFrame, families: list[str] | tuple[str, ...], backtest
     # the strategy's own choice groups (Syntetos-Boylan class x volume decade): the winner of a group
     # screened whole is then exactly the strategy's choice, and a sampled group's costly families
     # cover less than half of it, so a skipped full-history fit is never the one selected
-    classes = choice_groups(data, classify(data)).rename(CLASS)
+    from forecast.backtest import backtest_span
+
+    span = backtest_span(data, None, backtest_horizon, windows, step)  # as the strategy: stable between refreshes
+    classes = choice_groups(span, classify(span)).rename(CLASS)
     from forecast.executors import current_cache
 
     whole = current_cache() is not None  # small classes: their full backtest is reused, not redone

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import schema as S
-from forecast.backtest import cross_validation
+from forecast.backtest import backtest_span, cross_validation
 from forecast.calibrate import Calibration, apply_calibration, fit_calibration
 from forecast.classify_series import CLASS, classify
 from forecast.engine import fit_predict, warm_scope
@@ -144,12 +144,15 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     if point not in ("mean", "median"):
         raise ValueError("point must be mean or median")
     metrics = evaluate(cv.assign(**{S.MEAN: cv[S.qcol(0.5)]}) if point == "median" else cv, series)
-    classes = classify(series)
+    # classes and groups from the months the backtest covers: the choice is a function of the backtest
+    # alone, so it stays the same until the backtest windows move ([engine] backtest_refresh)
+    span = backtest_span(series, cv)
+    classes = classify(span)
     fallback = next(iter(combos), "seasonal_naive" if "seasonal_naive" in families else families[0])
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}")
     if selection == "class":
-        chosen = select_by_group(metrics, choice_groups(series, classes), metric=metric, fallback=fallback)
+        chosen = select_by_group(metrics, choice_groups(span, classes), metric=metric, fallback=fallback)
     else:
         chosen = select_best(metrics, metric=metric, fallback=fallback)
     nested = (nested_selection_score(cv, series, metric=metric, fallback=fallback) if windows >= 2

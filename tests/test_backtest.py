@@ -128,3 +128,26 @@ def test_nested_selection_and_apply() -> None:
     out = apply_selection(fc, sel)
     assert set(out[S.MODEL]) == {"selected"}
     assert (out.set_index(S.UID)["chosen"].groupby(level=0).first() == sel.set_index(S.UID)[S.MODEL]).all()
+
+
+def test_backtest_span_is_what_the_backtest_covers_with_or_without_refresh() -> None:
+    from forecast.backtest import backtest_span
+    from forecast.executors import session
+
+    rng = np.random.default_rng(2)
+    parts = [pd.DataFrame({S.UID: u, S.DS: pd.date_range("2020-01-01", periods=n, freq="MS"),
+                           S.Y: rng.poisson(4, n).astype(float)}) for u, n in (("a", 41), ("b", 30), ("c", 5))]
+    series = pd.concat(parts, ignore_index=True)
+    plain = backtest_span(series, None, h=4, n_windows=2)
+    pd.testing.assert_frame_equal(plain, series)  # the latest window ends with the data
+    for refresh in (1, 3, 4):
+        with session(refresh=refresh):
+            cv = cross_validation(series, {"seasonal_naive": {}}, h=4, n_windows=2, min_train=2)
+            computed = backtest_span(series, None, h=4, n_windows=2)
+        from_cv = backtest_span(series, cv)
+        pd.testing.assert_frame_equal(computed[computed[S.UID] != "c"], from_cv[from_cv[S.UID] != "c"])
+        ends = from_cv.groupby(S.UID)[S.DS].max()
+        assert ends["a"] == cv.loc[cv[S.UID] == "a", S.DS].max()
+        assert len(from_cv[from_cv[S.UID] == "c"]) == 5  # no window: kept whole
+    # refresh 4: 41 months -> windows of 33 and 37 rounded to 32 and 36, covering 40 months
+    assert int(ends["a"].month) == 4 and len(from_cv[from_cv[S.UID] == "a"]) == 40

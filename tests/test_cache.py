@@ -1,6 +1,7 @@
 """Results cache: reruns reuse unchanged series, recompute changed ones, never serve stale results."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,67 @@ def test_one_more_month_reuses_the_anchored_backtest(tmp_path: Path) -> None:
     assert fc1[S.DS].min() == full[S.DS].max() + pd.offsets.MonthBegin(1)
     plain = cross_validation(full, SPECS, h=4, n_windows=2)  # refresh 1: the latest windows
     assert sorted(set(plain[S.CUTOFF]))[-1] == full[S.DS].max() - pd.offsets.MonthBegin(4)
+
+
+def test_between_refreshes_the_full_history_fit_only_updates_its_anchored_parameters(tmp_path: Path) -> None:
+    """backtest_refresh = 3: the full-history ARIMA/ETS fits estimate their parameters on the series
+    rounded down to a multiple of 3 months, keep that state in the cache, and run it through the
+    months after. One more month later the parameters are not estimated again: the forecast is
+    exactly that stored state filtered through the new data."""
+    from forecast.engine import _prefix_key, warm_scope
+    from forecast.models import make_model
+
+    full = panel(4, n=41)
+    before = full[full[S.DS] < full[S.DS].max()]  # 40 months (anchor 39), then 41 (anchor 39 again)
+    specs = {"arima": {}, "ets": {}}
+    with session(None, ResultCache(tmp_path), refresh=3), warm_scope():
+        cross_validation(before, specs, h=4, n_windows=2)
+        fc0 = fit_predict(before, specs, h=3)
+    stored = {}
+    for f in (tmp_path / "states").glob("*.json"):
+        stored.update(json.loads(f.read_text()))
+    assert len(stored) == 8  # 4 series x 2 families, one anchored state each
+    cache = ResultCache(tmp_path)
+    with session(None, cache, refresh=3), warm_scope():
+        cross_validation(full, specs, h=4, n_windows=2)
+        fc1 = fit_predict(full, specs, h=3)
+    for uid, g in full.groupby(S.UID):
+        y = g.sort_values(S.DS)[S.Y].to_numpy(float)
+        for fam in specs:
+            state = stored[_prefix_key(fam, {}, y[:39]).hex()]
+            expect = make_model(fam).fit(y, warm={**state, "fixed": True}).predict(3)
+            got = fc1[(fc1[S.UID] == uid) & (fc1[S.MODEL] == fam)]
+            np.testing.assert_allclose(got[S.MEAN].to_numpy(), expect.mean, rtol=1e-9)
+            assert got[S.DS].min() == full[S.DS].max() + pd.offsets.MonthBegin(1)
+    # the first run's forecasts were the same anchored state filtered through its 40 months
+    y0 = before[before[S.UID] == "u00"].sort_values(S.DS)[S.Y].to_numpy(float)
+    st = stored[_prefix_key("arima", {}, y0[:39]).hex()]
+    np.testing.assert_allclose(fc0[(fc0[S.UID] == "u00") & (fc0[S.MODEL] == "arima")][S.MEAN].to_numpy(),
+                               make_model("arima").fit(y0, warm={**st, "fixed": True}).predict(3).mean, rtol=1e-9)
+
+
+def test_a_fixed_update_keeps_the_parameters() -> None:
+    from forecast.models import make_model
+
+    rng = np.random.default_rng(3)
+    y = rng.poisson(20 + 8 * np.sin(np.arange(60) * 2 * np.pi / 12)).astype(float)
+    for fam in ("arima", "ets"):
+        state = make_model(fam).fit(y[:57]).warm_state()
+        upd = make_model(fam).fit(y, warm={**state, "fixed": True})
+        refit = make_model(fam).fit(y, warm=state)
+        assert upd.warm_state()["params"] == state["params"]
+        assert not np.allclose(refit.warm_state()["params"], state["params"])  # a fit moves them
+        assert np.all(upd.predict(6).mean >= 0)
+
+
+def test_memo_round_trip_and_frame_digest(tmp_path: Path) -> None:
+    from forecast.cache import frame_digest
+
+    cache = ResultCache(tmp_path)
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    key = frame_digest(df, np.arange(3), "m")
+    assert key == frame_digest(df.copy(), np.arange(3), "m")
+    assert key != frame_digest(df.assign(a=[1.0, 2.5]), np.arange(3), "m")
+    assert cache.memo_get("k", key) is None
+    cache.memo_put("k", key, {"method": "mint", "trusted": ["zone_total"]})
+    assert ResultCache(tmp_path).memo_get("k", key) == {"method": "mint", "trusted": ["zone_total"]}

@@ -108,7 +108,8 @@ class AutoArima(Model):
 
     def _fit_warm(self, z: np.ndarray, warm: dict) -> bool:
         """One SARIMAX fit with the order of ``warm``, started from its parameters (warm start:
-        no differencing tests, no candidate search). False when it cannot be used."""
+        no differencing tests, no candidate search); with ``warm["fixed"]`` its parameters are kept
+        and only filtered through the series (an update). False when it cannot be used."""
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
         order, sorder, trend = tuple(warm["order"][0]), tuple(warm["order"][1]), str(warm["order"][2])
@@ -118,8 +119,12 @@ class AutoArima(Model):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = SARIMAX(z, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True).fit(
-                    start_params=np.asarray(warm["params"], dtype=float), disp=False, maxiter=self.maxiter, cov_type="none", **_LBFGS)
+                model = SARIMAX(z, order=order, seasonal_order=sorder, trend=trend, concentrate_scale=True)
+                params = np.asarray(warm["params"], dtype=float)
+                if warm.get("fixed"):  # an update: the same parameters, filtered through the new months
+                    res = model.filter(params, cov_type="none")
+                else:
+                    res = model.fit(start_params=params, disp=False, maxiter=self.maxiter, cov_type="none", **_LBFGS)
             except (ValueError, np.linalg.LinAlgError, IndexError):
                 return False
         if not np.isfinite(res.llf):

@@ -93,7 +93,9 @@ class Model:
         ``warm``: the :meth:`warm_state` of a fit of the same model on a prefix of the same series
         (an earlier backtest window, or last month's run). Families that support it
         (``supports_warm``) reuse its structure (e.g. ARIMA orders) and start their optimiser from
-        its parameters: the same model class, a fraction of the cost. Others ignore it.
+        its parameters: the same model class, a fraction of the cost. With ``warm["fixed"]`` true they
+        keep its parameters and only run them through ``y`` (an update, no estimation: the engine's
+        monthly refits between two ``[engine] backtest_refresh`` anchors). Others ignore it.
         """
         y = np.asarray(y, dtype=float)
         if y.ndim != 1 or len(y) == 0:

@@ -66,14 +66,18 @@ class DampedETS(Model):
                 warnings.simplefilter("ignore")
                 try:
                     # a pandas Series: statsmodels' get_prediction fails on a bare ndarray
-                    self.result_ = ETSModel(
+                    model = ETSModel(
                         pd.Series(z),
                         error="add",
                         trend=trend,
                         damped_trend=trend is not None,
                         seasonal=seasonal,
                         seasonal_periods=m if seasonal else None,
-                    ).fit(start_params=start, disp=False, maxiter=self.maxiter, factr=1e10)
+                    )
+                    if same and warm.get("fixed"):  # an update: the same parameters (initial states
+                        self.result_ = model.smooth(start)  # included), run through the new months
+                    else:
+                        self.result_ = model.fit(start_params=start, disp=False, maxiter=self.maxiter, factr=1e10)
                 except (ValueError, np.linalg.LinAlgError, IndexError):
                     self.result_ = None
         if self.result_ is None:

@@ -114,25 +114,29 @@ def scaled_quantile_loss(y: np.ndarray, yq: np.ndarray, y_train: np.ndarray,
 
 
 def _window_scales(cv: pd.DataFrame, train: pd.DataFrame, m: int) -> pd.DataFrame:
-    """MASE and RMSSE scales of each (unique_id, cutoff), from the training data up to the cutoff."""
+    """MASE and RMSSE scales of each (unique_id, cutoff), from the training data up to the cutoff.
+
+    (No groupby iteration: one sort, then slices of flat arrays; 14,000 series took 22 s that way.)"""
     keys = cv[[S.UID, S.CUTOFF]].drop_duplicates()
-    tr = train[[S.UID, S.DS, S.Y]].sort_values([S.UID, S.DS])
-    series = {uid: (g[S.DS].to_numpy(), g[S.Y].to_numpy(dtype=float)) for uid, g in tr.groupby(S.UID, sort=False)}
-    uids, cuts, mae_s, mse_s, mae1_s = [], [], [], [], []
-    for uid, g in keys.groupby(S.UID, sort=False):
-        cut = g[S.CUTOFF].to_numpy()
-        if uid not in series:
-            ns = np.zeros(len(cut), dtype=int)
-            y = np.zeros(0)
-        else:
-            ds, y = series[uid]
-            ns = np.searchsorted(ds, cut, side="right")
-        for n, c in zip(ns, cut):
-            uids.append(uid)
-            cuts.append(c)
-            mae_s.append(_scale_mae(y[:n], m))
-            mse_s.append(_scale_mse(y[:n]))
-            mae1_s.append(_scale_mae1(y[:n]))
+    tr = train[[S.UID, S.DS, S.Y]].sort_values([S.UID, S.DS], kind="stable")
+    t_uid = tr[S.UID].to_numpy(dtype=object)
+    t_ds = tr[S.DS].to_numpy()
+    t_y = tr[S.Y].to_numpy(dtype=float)
+    if len(t_uid):
+        edges = np.flatnonzero(t_uid[1:] != t_uid[:-1]) + 1
+        starts, ends = np.r_[0, edges], np.r_[edges, len(t_uid)]
+        where = dict(zip(t_uid[starts].tolist(), zip(starts.tolist(), ends.tolist())))
+    else:
+        where = {}
+    uids = keys[S.UID].to_numpy(dtype=object)
+    cuts = keys[S.CUTOFF].to_numpy()
+    n_keys = len(keys)
+    mae_s, mse_s, mae1_s = np.empty(n_keys), np.empty(n_keys), np.empty(n_keys)
+    for k in range(n_keys):
+        a, b = where.get(uids[k], (0, 0))
+        n = int(np.searchsorted(t_ds[a:b], cuts[k], side="right"))
+        y = t_y[a:a + n]
+        mae_s[k], mse_s[k], mae1_s[k] = _scale_mae(y, m), _scale_mse(y), _scale_mae1(y)
     return pd.DataFrame({S.UID: uids, S.CUTOFF: cuts, "_mae_scale": mae_s, "_mse_scale": mse_s,
                          "_mae1_scale": mae1_s})
 

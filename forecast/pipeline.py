@@ -181,7 +181,7 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
                                 exp.projection_years, rates=exp.supply_rates(), job_seekers=job_seekers)
         gap = compute_gap(forecasts, catalog, supply)
         pp = exp.plan_params
-        gp = gap_plan_stage(paths_for(forecasts, run_dir), catalog, supply, sessions, gap, run_dir,
+        gp = gap_plan_stage(paths_for(forecasts, run_dir, paths=fs.paths), catalog, supply, sessions, gap, run_dir,
                             rates=exp.supply_rates(), costs=exp.plan_costs(), budget=float(pp.get("budget", 0)),
                             horizons=exp.gap_horizons, plan_horizon=min(int(pp.get("horizon", 24)), exp.horizon),
                             n_opt=int(pp.get("paths", 200)), time_limit=float(pp.get("time_limit", 60)),

@@ -237,19 +237,21 @@ def apply_actions(supply: pd.DataFrame, plan: pd.DataFrame, ds: pd.DatetimeIndex
 
 # --- the gap and plan stage of a run ------------------------------------------------------------------
 
-def paths_for(forecasts: pd.DataFrame, run_dir: Path | None = None, n_samples: int = 500, seed: int = 0) -> SamplePaths:
-    """The engine's sample paths (``run_dir/paths.npz``) when present, completed by the quantile-copula
-    fallback (:func:`forecast.paths.paths_from_quantiles`) for the series they lack."""
+def paths_for(forecasts: pd.DataFrame, run_dir: Path | None = None, n_samples: int = 500, seed: int = 0,
+              paths: SamplePaths | None = None) -> SamplePaths:
+    """The engine's sample paths (``paths``, the run's own in memory, else ``run_dir/paths.npz`` when
+    present), completed by the quantile-copula fallback (:func:`forecast.paths.paths_from_quantiles`)
+    for the series they lack."""
     from forecast.paths import paths_from_quantiles
 
     fc = forecasts[S.FORECAST_COLUMNS]
     file = Path(run_dir) / "paths.npz" if run_dir else None
-    if file is None or not file.exists():
+    if paths is None and (file is None or not file.exists()):
         return paths_from_quantiles(fc, n_samples=n_samples, seed=seed)
-    got = SamplePaths.load(file)
+    got = paths if paths is not None else SamplePaths.load(file)
     ds = pd.DatetimeIndex(sorted(fc[S.DS].unique()))
     if len(got.ds) != len(ds) or not (got.ds == ds).all():
-        log.warning("%s: months differ from the forecasts; using quantile-based paths", file)
+        log.warning("%s: months differ from the forecasts; using quantile-based paths", file or "paths")
         return paths_from_quantiles(fc, n_samples=n_samples, seed=seed)
     missing = sorted(set(fc[S.UID]) - set(got.unique_ids))
     if not missing:

@@ -93,13 +93,11 @@ def _xlsx(table: pd.DataFrame, path: Path) -> None:
     for col in t.columns:
         if isinstance(t[col].dtype, pd.DatetimeTZDtype):
             t[col] = t[col].dt.tz_localize(None)
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    # XlsxWriter: write-only and about 3x faster than openpyxl (the Grand Est exports took 17 s); text
+    # cells stay text (no formula or link is ever made from a value)
+    options = {"strings_to_formulas": False, "strings_to_urls": False}
+    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
         t.to_excel(xw, index=False, sheet_name="données")
         ws = xw.sheets["données"]
-        for i, col in enumerate(t.columns, start=1):
-            ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, max(10, len(str(col)) + 2))
-        # text cells stay text: no formula is ever evaluated
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if cell.data_type == "f":
-                    cell.data_type = "s"
+        for i, col in enumerate(t.columns):
+            ws.set_column(i, i, min(60, max(10, len(str(col)) + 2)))

@@ -78,6 +78,7 @@ def fit_calibration(cv: pd.DataFrame, train: pd.DataFrame, groups: pd.Series | N
     med = ok[MEDIAN].to_numpy(float)
     grp = (groups.reindex(ok[S.UID]).fillna(ALL).to_numpy(dtype=object) if groups is not None
            else np.full(len(ok), ALL, dtype=object))
+    codes, names = pd.factorize(grp, sort=True)  # integer comparisons, groups still in sorted order
     rows = []
     for tau, col in zip(S.QUANTILE_LEVELS, S.QUANTILE_COLUMNS):
         if tau == 0.5:
@@ -90,8 +91,9 @@ def fit_calibration(cv: pd.DataFrame, train: pd.DataFrame, groups: pd.Series | N
             if not at.any():
                 continue
             rows.append((ALL, int(k), tau, _conformal(r[at], tau), int(at.sum())))
-            for g in np.unique(grp[at]):
-                sel = at & (grp == g)
+            for c in np.unique(codes[at]):
+                g = names[c]
+                sel = at & (codes == c)
                 if g != ALL and sel.sum() >= min_points:
                     rows.append((g, int(k), tau, _conformal(r[sel], tau), int(sel.sum())))
     f = pd.DataFrame(rows, columns=[GROUP, STEP, "level", "factor", "n"])
@@ -128,7 +130,7 @@ def apply_calibration(forecasts: pd.DataFrame, calib: Calibration, train: pd.Dat
         w = np.abs(out[col].to_numpy(float) - med)
         out[col] = med + fac * w if tau > 0.5 else med - fac * w  # w = 0 stays at the median
     q = np.maximum(out[S.QUANTILE_COLUMNS].to_numpy(float), 0.0)
-    ints = train.groupby(S.UID)[S.Y].apply(lambda v: bool(np.all(np.mod(v.to_numpy(float), 1) == 0)))
+    ints = pd.Series(np.mod(train[S.Y].to_numpy(float), 1) == 0, index=train.index).groupby(train[S.UID]).all()
     is_int = ints.reindex(out[S.UID]).fillna(False).to_numpy(bool)
     q[is_int] = np.round(q[is_int])
     out[S.QUANTILE_COLUMNS] = np.sort(q, axis=1)

@@ -216,7 +216,8 @@ def _loss(frame: pd.DataFrame, y: np.ndarray, by: np.ndarray, criterion: str) ->
 
 
 def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series,
-                      criterion: str = "coverage", pooled: bool = False) -> set[str]:
+                      criterion: str = "coverage", pooled: bool = False,
+                      split: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> set[str]:
     """Classes whose quantiles the calibration improves out of sample: factors fitted on the earlier
     backtest windows (per class, or ``pooled``), applied to the last one, kept for a class when they
     lower its ``criterion`` there: "coverage" = |coverage of the 80 % interval - 0.80| + |coverage of
@@ -224,7 +225,7 @@ def calibration_helps(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Series
     discrete quantiles are often best left alone by that measure). With one window: every class."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}")
-    split = _late_split(scv, series, groups, pooled)
+    split = split if split is not None else _late_split(scv, series, groups, pooled)
     if split is None:
         return set(groups.dropna().unique())
     late, after = split
@@ -244,8 +245,8 @@ def choose_calibration(scv: pd.DataFrame, series: pd.DataFrame, groups: pd.Serie
     that a class too wide and one too narrow do not cancel; ties: per class)."""
     best: tuple[float, bool, set[str]] | None = None
     for pooled in (False, True):
-        keep = calibration_helps(scv, series, groups, criterion, pooled)
         split = _late_split(scv, series, groups, pooled)
+        keep = calibration_helps(scv, series, groups, criterion, pooled, split)
         if split is None:
             return False, keep
         late, after = split

@@ -232,6 +232,25 @@ class ResultCache:
             Path(tmp).write_text(json.dumps(value), encoding="utf-8")
 
 
+    def memo_frames_get(self, kind: str, key: str, names: Sequence[str]) -> dict[str, Any] | None:
+        """The frames stored by :meth:`memo_frames_put` (Parquet), or None if any is missing."""
+        import pandas as pd
+
+        folder = self.folder / "memo" / f"{kind}-{key}"
+        try:
+            return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}
+        except (OSError, ValueError):
+            return None
+
+    def memo_frames_put(self, kind: str, key: str, frames: dict[str, Any]) -> None:
+        """Store frames for (``kind``, ``key``) as Parquet files, each atomically."""
+        folder = self.folder / "memo" / f"{kind}-{key}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in frames.items():
+            with atomic_path(folder / f"{name}.parquet") as tmp:
+                frame.to_parquet(tmp, index=False)
+
+
 def frame_digest(*parts: Any) -> str:
     """Hash of frames, arrays and plain values (a memo key): frames by their values and column names."""
     import pandas as pd

@@ -143,27 +143,20 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     cv = cv.sort_values([S.UID, S.MODEL, S.CUTOFF, S.DS]).reset_index(drop=True)
     if point not in ("mean", "median"):
         raise ValueError("point must be mean or median")
-    metrics = evaluate(cv.assign(**{S.MEAN: cv[S.qcol(0.5)]}) if point == "median" else cv, series)
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}")
+    fallback = next(iter(combos), "seasonal_naive" if "seasonal_naive" in families else families[0])
     # classes and groups from the months the backtest covers: the choice is a function of the backtest
     # alone, so it stays the same until the backtest windows move ([engine] backtest_refresh)
     span = backtest_span(series, cv)
-    classes = classify(span)
-    fallback = next(iter(combos), "seasonal_naive" if "seasonal_naive" in families else families[0])
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}")
-    if selection == "class":
-        chosen = select_by_group(metrics, choice_groups(span, classes), metric=metric, fallback=fallback)
-    else:
-        chosen = select_best(metrics, metric=metric, fallback=fallback)
-    nested = (nested_selection_score(cv, series, metric=metric, fallback=fallback) if windows >= 2
-              else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
+    d = _decisions_memo(cv, span, metric, selection, fallback, windows, calibrate, point, calibration_criterion)
+    metrics, classes, chosen, nested = d["metrics"], d["classes"], d["chosen"], d["nested"]
     fc = _apply(cand, chosen, fallback)
     calib = None
     if calibrate:
         groups = classes.set_index(S.UID)[CLASS]
-        scv = selected_cv(cv, chosen)
-        pooled, keep = choose_calibration(scv, series, groups, calibration_criterion)
-        calib = fit_calibration(scv, series, None if pooled else groups)
+        pooled, keep = bool(d["pooled"]), set(d["keep"])
+        calib = Calibration(d["factors"])
         on = fc[S.UID].map(groups).isin(keep).to_numpy()
         if on.any():
             fc = pd.concat([apply_calibration(fc[on], calib, series, None if pooled else groups), fc[~on]])
@@ -171,6 +164,61 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
             fc = fc.reset_index(drop=True)
     return StrategyResult(cv, metrics, aggregate(metrics), nested, chosen, classes, cand, fc, calib,
                           dict(timings or {}))
+
+
+def _decisions(cv: pd.DataFrame, span: pd.DataFrame, metric: str, selection: str, fallback: str, windows: int,
+               calibrate: bool, point: str, criterion: str) -> dict[str, Any]:
+    """What the strategy decides from the backtest alone (``cv``, with the combinations; ``span``: the
+    months of history it covers): metrics, classes, the choice, its nested score and the calibration
+    (classes kept, per class or pooled, factors)."""
+    metrics = evaluate(cv.assign(**{S.MEAN: cv[S.qcol(0.5)]}) if point == "median" else cv, span)
+    classes = classify(span)
+    if selection == "class":
+        chosen = select_by_group(metrics, choice_groups(span, classes), metric=metric, fallback=fallback)
+    else:
+        chosen = select_best(metrics, metric=metric, fallback=fallback)
+    nested = (nested_selection_score(cv, span, metric=metric, fallback=fallback) if windows >= 2
+              else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
+    out: dict[str, Any] = {"metrics": metrics, "classes": classes, "chosen": chosen, "nested": nested}
+    if calibrate:
+        groups = classes.set_index(S.UID)[CLASS]
+        scv = selected_cv(cv, chosen)
+        pooled, keep = choose_calibration(scv, span, groups, criterion)
+        out.update(pooled=pooled, keep=sorted(keep),
+                   factors=fit_calibration(scv, span, None if pooled else groups).factors)
+    return out
+
+
+_FRAMES = ("metrics", "classes", "chosen", "nested")
+
+
+def _decisions_memo(cv: pd.DataFrame, span: pd.DataFrame, *args: Any) -> dict[str, Any]:
+    """:func:`_decisions`, memoised in the session's results cache by a hash of the backtest, the
+    history it covers, the settings and the code: a monthly rerun between two backtest refreshes
+    finds the same decisions without recomputing them."""
+    from pathlib import Path
+
+    from forecast.executors import current_cache
+
+    cache = current_cache()
+    if cache is None:
+        return _decisions(cv, span, *args)
+    from forecast import calibrate as m_cal, classify_series as m_cls, metrics as m_met, select as m_sel
+    from forecast.cache import frame_digest
+
+    hist = span[[S.UID, S.DS, S.Y]].sort_values([S.UID, S.DS]).reset_index(drop=True)
+    key = frame_digest(cv.reset_index(drop=True), hist, args,
+                       *(Path(m.__file__).read_bytes() for m in (m_cal, m_cls, m_met, m_sel)), Path(__file__).read_bytes())
+    names = _FRAMES + (("factors",) if args[4] else ())
+    frames = cache.memo_frames_get("strategy", key, names)
+    extra = cache.memo_get("strategy", key)
+    if frames is not None and extra is not None:
+        log.info("strategy decisions reused (same backtest)")
+        return {**frames, **extra}
+    d = _decisions(cv, span, *args)
+    cache.memo_frames_put("strategy", key, {n: d[n] for n in names})
+    cache.memo_put("strategy", key, {k: d[k] for k in ("pooled", "keep") if k in d})
+    return d
 
 
 def choice_groups(series: pd.DataFrame, classes: pd.DataFrame) -> pd.Series:

@@ -159,3 +159,33 @@ def test_a_chosen_model_missing_on_the_full_history_falls_back_to_one_that_has_a
     assert chosen == {"a": "arima", "b": "seasonal_naive", "c": "theta"}
     assert len(out) == 9 and out[S.MEAN].notna().all()
     assert out.groupby(S.UID)[S.MEAN].first().to_dict() == {"a": 5.0, "b": 2.0, "c": 7.0}
+
+
+def test_the_backtest_decisions_are_memoised_and_identical(tmp_path, caplog) -> None:
+    """In a session with a results cache, a second run on the same backtest reuses the metrics, the
+    classes, the choice and the calibration (logged), with identical results."""
+    import logging
+
+    from forecast import strategy as st
+    from forecast.cache import ResultCache
+    from forecast.executors import session
+
+    series = mixed_series()
+    families = ["seasonal_naive", "ets", "theta", "sba"]
+    with session(cache=ResultCache(tmp_path)):
+        first = run_strategy(series, families, horizon=6, backtest_horizon=6, windows=2)
+        calls = []
+        real = st._decisions
+        st._decisions = lambda *a, **k: calls.append(1) or real(*a, **k)
+        try:
+            with caplog.at_level(logging.INFO, logger="forecast.strategy"):
+                again = run_strategy(series, families, horizon=6, backtest_horizon=6, windows=2)
+        finally:
+            st._decisions = real
+    assert calls == [] and "strategy decisions reused" in caplog.text
+    for name in ("metrics", "classes", "selection", "selection_score", "forecasts"):
+        pd.testing.assert_frame_equal(getattr(first, name).reset_index(drop=True),
+                                      getattr(again, name).reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(first.calibration.table(), again.calibration.table(), check_dtype=False)
+    cold = run_strategy(series, families, horizon=6, backtest_horizon=6, windows=2)  # no cache: computed
+    pd.testing.assert_frame_equal(cold.forecasts, first.forecasts, check_dtype=False)

@@ -90,6 +90,7 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
                                 params, n_jobs, progress)
     strat = finish_strategy(data[[S.UID, S.DS, S.Y]], fitted[0], fitted[1], families, metric, combos, combo_how,
                             windows=windows, timings=fitted[2])
+    fitted = None  # the strategy keeps its own (combined, sorted) copies: not two of each until the end
     timings.update(strat.timings_s)
     timings["strategy"] = time.perf_counter() - t0
     log.info("stage strategy: %.1f s", timings["strategy"])

@@ -27,6 +27,8 @@ there): without any training data the supply of a pair is unknown, not zero (``c
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -229,8 +231,8 @@ def classify(table: pd.DataFrame, p: float = SHORTAGE_P, tension: float = SHORTA
     return t
 
 
-def demand_supply(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.DataFrame, seed: int = 0
-                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def demand_supply(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.DataFrame, seed: int = 0,
+                  lazy: bool = False) -> tuple[pd.DataFrame, np.ndarray, Any]:
     """(keys of the occupation x zone series, demand paths (n, n_samples, h), supply draws alike).
     The draws depend only on the uncertain (projected) sessions and ``seed``: adding sure supply
     (an action) leaves them unchanged, so a gap re-run with an action applied is comparable."""
@@ -240,6 +242,8 @@ def demand_supply(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.D
         return keys, np.zeros((0, paths.n_samples, len(paths.ds))), np.zeros((0, paths.n_samples, len(paths.ds)))
     sub = paths.for_ids(list(keys[S.UID]))
     sure, parts = supply_arrays(supply, keys, sub.ds)
+    if lazy:  # the paths' own float32 and the supply draws made block by block (SupplyDraws)
+        return keys, sub.values, SupplyDraws(sure, parts, paths.n_samples, seed)
     return keys, sub.values.astype(float), draw_supply(sure, parts, paths.n_samples, seed)
 
 
@@ -250,7 +254,7 @@ def horizon_gap(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.Dat
     """The gap summary per (occupation, zone) and horizon, plus the region per occupation (``zone`` =
     ``region``: demand paths summed across zones draw by draw, supply pooled); ranked (see module doc).
     ``sessions`` (the store table) marks which pairs the training offer covers."""
-    keys, demand, sup = demand_supply(paths, catalog, supply, seed)
+    keys, demand, sup = demand_supply(paths, catalog, supply, seed, lazy=True)
     if keys.empty:
         return pd.DataFrame()
     keys = keys.assign(covered=_covered(keys, sessions))
@@ -261,7 +265,8 @@ def horizon_gap(paths: SamplePaths, catalog: pd.DataFrame | None, supply: pd.Dat
         rd = np.zeros((len(codes), *demand.shape[1:]))
         rs = np.zeros_like(rd)
         np.add.at(rd, idx, demand)
-        np.add.at(rs, idx, sup)
+        for a in range(0, len(keys), CHUNK):  # same sums, in the same order, block by block
+            np.add.at(rs, idx[a:a + CHUNK], sup.rows(a, min(len(keys), a + CHUNK)))
         rkeys = pd.DataFrame({S.UID: [f"{region}/{c}" for c in codes], S.ZONE: region, S.KEY: codes,
                               "label": [f"{c} — région" for c in codes]})
         rkeys["covered"] = [bool(keys.loc[keys[S.KEY] == c, "covered"].any()) for c in codes]

@@ -296,7 +296,7 @@ def _keep_anchor_states(out_warm: list[tuple[Any, ...]], arrays: list[np.ndarray
     keep = {}
     for sidx, alias, n, state in out_warm:
         y = arrays[int(sidx)]
-        if alias in params and state and int(n) == anchor_length(len(y), refresh) < len(y):
+        if alias in params and state and int(n) == anchor_length(len(y), refresh):  # = len(y): the fit itself
             keep[_prefix_key(alias, params[alias], y[:int(n)]).hex()] = state
     if keep:
         cache.states_put(keep)

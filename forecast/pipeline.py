@@ -65,7 +65,7 @@ def ingest_stage(exp: Experiment) -> list[FileReport]:
 def series_stage(exp: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(exp.store, read_only=True) as store:
         return build_series(store, exp.zones, exp.start, exp.end, exp.levels, exp.measure,
-                            exp.min_total, exp.top_skills)
+                            exp.min_total, exp.top_skills, refresh=exp.backtest_refresh)
 
 
 def sessions_of(exp: Experiment) -> pd.DataFrame:

@@ -45,11 +45,16 @@ def data_end_month(store: Store) -> str:
 
 def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, end: str = "",
                  levels: tuple[str, ...] = ("rome_zone", "skill_zone", "zone_total", "region_total"),
-                 measure: str = "positions", min_total: float = 36, top_skills: int = 30
+                 measure: str = "positions", min_total: float = 36, top_skills: int = 30, refresh: int = 1
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (series, catalog). ``catalog`` has one row per series with its label, total and
     whether it is modelled (occupations with at least ``min_total`` over the history, the
-    ``top_skills`` skills per zone, and every total)."""
+    ``top_skills`` skills per zone, and every total).
+
+    ``refresh`` (``[engine] backtest_refresh``): which series are modelled is decided on the first
+    months of the history rounded down to a multiple of ``refresh`` (as the model parameters are), so
+    the set, and with it the hierarchy, the classes and the screening, changes every ``refresh``
+    months, not with every month of new offers."""
     end = end or data_end_month(store)
     months = pd.period_range(start, end, freq="M")
     if len(months) == 0:
@@ -94,7 +99,10 @@ def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, e
     raw["ds"] = pd.to_datetime(raw["ds"]).dt.to_period("M").dt.to_timestamp()
     raw[S.UID] = [uid(lv, z, k) for lv, z, k in zip(raw["level"], raw["zone"], raw["key"])]
     series = _full_grid(raw, months)
-    catalog = _catalog(series, min_total, top_skills)
+    from forecast.engine import anchor_length
+
+    decided = months[anchor_length(len(months), max(1, int(refresh))) - 1].to_timestamp()
+    catalog = _catalog(series, min_total, top_skills, decided)
     log.info("%d series (%d modelled) over %d months", len(catalog), int(catalog["modelled"].sum()), len(months))
     return series, catalog
 
@@ -109,9 +117,17 @@ def _full_grid(raw: pd.DataFrame, months: pd.PeriodIndex) -> pd.DataFrame:
     return out[S.SERIES_COLUMNS].sort_values([S.UID, S.DS], kind="stable").reset_index(drop=True)
 
 
-def _catalog(series: pd.DataFrame, min_total: float, top_skills: int) -> pd.DataFrame:
+def _catalog(series: pd.DataFrame, min_total: float, top_skills: int,
+             decided: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per series; ``modelled`` decided on the months up to ``decided`` (default: all)."""
     cat = series.groupby(S.UID, sort=True).agg(level=(S.LEVEL, "first"), zone=(S.ZONE, "first"),
                                                key=(S.KEY, "first"), total=(S.Y, "sum")).reset_index()
+    if decided is None or decided >= series[S.DS].max():
+        basis = cat["total"]
+    else:
+        upto = series[series[S.DS] <= decided]
+        basis = upto.groupby(S.UID, sort=True)[S.Y].sum().reindex(cat[S.UID]).fillna(0.0).to_numpy()
+        basis = pd.Series(basis, index=cat.index)
     romes = referential.load_rome_parents().set_index("code_rome")["libelle_rome"]
     skills = referential.load_skills().drop_duplicates("code_ogr").set_index("code_ogr")["libelle"]
     zones = referential.load_zones().set_index("zone")["libelle"]
@@ -128,10 +144,11 @@ def _catalog(series: pd.DataFrame, min_total: float, top_skills: int) -> pd.Data
 
     cat["label"] = [label(lv, z, k) for lv, z, k in zip(cat["level"], cat["zone"], cat["key"])]
     modelled = cat["level"].isin(["zone_total", "region_total"])
-    modelled |= (cat["level"] == "rome_zone") & (cat["total"] >= min_total)
-    sk = cat[cat["level"] == "skill_zone"].sort_values(["zone", "total", S.UID], ascending=[True, False, True])
+    modelled |= (cat["level"] == "rome_zone") & (basis >= min_total)
+    sk = cat.assign(_basis=basis)[cat["level"] == "skill_zone"].sort_values(["zone", "_basis", S.UID],
+                                                                           ascending=[True, False, True])
     top = sk.groupby("zone").head(top_skills)
-    modelled |= cat[S.UID].isin(top[S.UID]) & (cat["total"] > 0)
+    modelled |= cat[S.UID].isin(top[S.UID]) & (basis > 0)
     cat["modelled"] = modelled
     return cat[CATALOG_COLUMNS]
 

@@ -101,3 +101,15 @@ def test_read_series_file_validates_and_fills(tmp_path):
     p.write_text("unique_id,y\na,1\n", encoding="utf-8")
     with pytest.raises(DataError, match="missing column"):
         read_series_file(p)
+
+
+def test_modelled_series_are_decided_on_the_anchored_months(store):
+    """[engine] backtest_refresh = 3: which series are modelled is decided on the first 3 of the 4
+    months (as the model parameters are), so it changes every 3 months, not with each new month."""
+    _, every = build_series(store, ["4413"], "2024-01", "", min_total=4, top_skills=5)
+    _, anchored = build_series(store, ["4413"], "2024-01", "", min_total=4, top_skills=5, refresh=3)
+    e, a = every.set_index(S.UID), anchored.set_index(S.UID)
+    assert e.loc["4413/J1501", "total"] == a.loc["4413/J1501", "total"] == 4.0  # the catalog's total: all months
+    assert bool(e.loc["4413/J1501", "modelled"])          # 4 positions over the 4 months
+    assert not bool(a.loc["4413/J1501", "modelled"])      # 3 over the first 3 (April is after the anchor)
+    assert bool(a.loc["4413/total", "modelled"])          # totals always are

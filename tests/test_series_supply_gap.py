@@ -113,3 +113,20 @@ def test_modelled_series_are_decided_on_the_anchored_months(store):
     assert bool(e.loc["4413/J1501", "modelled"])          # 4 positions over the 4 months
     assert not bool(a.loc["4413/J1501", "modelled"])      # 3 over the first 3 (April is after the anchor)
     assert bool(a.loc["4413/total", "modelled"])          # totals always are
+
+
+def test_series_written_whole_and_kept_lean(store, tmp_path, monkeypatch):
+    """With ``out`` every series goes to the Parquet file (written a few series at a time, the same
+    table as the full frame) and only the modelled series and the totals stay in memory."""
+    from forecast import series as series_module
+
+    full, cat = build_series(store, ["4413"], "2024-01", "", min_total=2, top_skills=1)
+    real = series_module._write_full_grid
+    monkeypatch.setattr(series_module, "_write_full_grid", lambda r, m, p: real(r, m, p, chunk=2))
+    lean, cat2 = build_series(store, ["4413"], "2024-01", "", min_total=2, top_skills=1, out=tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(cat, cat2)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s.parquet"), full)
+    kept = set(cat.loc[cat["modelled"] | cat[S.LEVEL].isin(["zone_total", "region_total"]), S.UID])
+    assert set(lean[S.UID]) == kept and len(kept) < full[S.UID].nunique()
+    pd.testing.assert_frame_equal(lean.reset_index(drop=True),
+                                  full[full[S.UID].isin(kept)].reset_index(drop=True))

@@ -185,7 +185,8 @@ def test_memo_round_trip_and_frame_digest(tmp_path: Path) -> None:
     key = frame_digest(df, np.arange(3), "m")
     assert key == frame_digest(df.copy(), np.arange(3), "m")
     assert key != frame_digest(df.assign(a=[1.0, 2.5]), np.arange(3), "m")
-    assert key == frame_digest(df.assign(a=[1.0, 2.0 + 2e-16]), np.arange(3), "m")  # last-bit noise
+    noisy = np.nextafter(1.0, 2.0)  # the last bit differs
+    assert noisy != 1.0 and key == frame_digest(df.assign(a=[noisy, 2.0]), np.arange(3), "m")
     assert cache.memo_get("k", key) is None
     cache.memo_put("k", key, {"method": "mint", "trusted": ["zone_total"]})
     assert ResultCache(tmp_path).memo_get("k", key) == {"method": "mint", "trusted": ["zone_total"]}

@@ -27,7 +27,8 @@ from forecast.paths import SamplePaths, paths_from_quantiles
 from forecast.reconcile import (Hierarchy, MethodChoice, backtest_errors, build_hierarchy, choose_method, coherence_error,
                                 reconcile_forecasts, trusted_mask)
 from forecast.signals import compute_signals
-from forecast.strategy import StrategyResult, finish_strategy, fit_candidates, selected_cv, usable_combos
+from forecast.strategy import (StrategyResult, backtest_decisions, final_needs, finish_strategy, fit_candidates,
+                               selected_cv, usable_combos)
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,20 @@ def forecast_stage(series: pd.DataFrame, modelled_ids: set[str], families: list[
         timings["screening"] = time.perf_counter() - t0
         log.info("stage screening: %.1f s", timings["screening"])
     t0 = time.perf_counter()
+    history = data[[S.UID, S.DS, S.Y]]
+    decided: dict[str, Any] = {}
+
+    def needed(cv: pd.DataFrame) -> dict[str, set[str]]:
+        """The choice is made from the backtest before the full-history fits: the costly families are
+        then fitted only where the chosen candidate uses them."""
+        decided.update(backtest_decisions(cv, history, families, metric, combos, combo_how, windows=windows))
+        return final_needs(decided["decisions"]["chosen"], set(history[S.UID]), families, decided["combos"])
+
     if fitted is None:
-        fitted = fit_candidates(data[[S.UID, S.DS, S.Y]], families, horizon, backtest_horizon, windows, step,
-                                params, n_jobs, progress)
-    strat = finish_strategy(data[[S.UID, S.DS, S.Y]], fitted[0], fitted[1], families, metric, combos, combo_how,
-                            windows=windows, timings=fitted[2])
+        fitted = fit_candidates(history, families, horizon, backtest_horizon, windows, step, params, n_jobs, progress,
+                                needed=needed)
+    strat = finish_strategy(history, fitted[0], fitted[1], families, metric, combos, combo_how,
+                            windows=windows, timings=fitted[2], decided=decided or None)
     fitted = None  # the strategy keeps its own (combined, sorted) copies: not two of each until the end
     timings.update(strat.timings_s)
     timings["strategy"] = time.perf_counter() - t0

@@ -97,9 +97,14 @@ def run_strategy(series: pd.DataFrame, families: list[str] | tuple[str, ...], ho
 def fit_candidates(series: pd.DataFrame, families: list[str] | tuple[str, ...], horizon: int,
                    backtest_horizon: int = 12, windows: int = 3, step: int | None = None,
                    params: dict[str, dict[str, Any]] | None = None, n_jobs: int = 1,
-                   progress: Callable[[str, int, int], None] | None = None
+                   progress: Callable[[str, int, int], None] | None = None,
+                   needed: Callable[[pd.DataFrame], dict[str, set[str]]] | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """The costly part: every family's backtest and full-history forecasts (cv, forecasts, timings)."""
+    """The costly part: every family's backtest and full-history forecasts (cv, forecasts, timings).
+
+    ``needed(cv)`` (optional): called with the backtest before the full-history fits, returns for some
+    families the series whose forecast can be used (:func:`final_needs`); those families are fitted
+    on the full history of these series only."""
     params = params or {}
     timings: dict[str, float] = {}
 
@@ -115,31 +120,53 @@ def fit_candidates(series: pd.DataFrame, families: list[str] | tuple[str, ...], 
                                           progress=tick(f"backtest {fam}")))
             timings[f"backtest_{fam}"] = time.perf_counter() - t0
             log.info("backtest %s: %.1f s", fam, timings[f"backtest_{fam}"])
+        cv = pd.concat(parts, ignore_index=True)
         t0 = time.perf_counter()
         specs = {f: dict(params.get(f, {})) for f in families}
-        cand = fit_predict(series, specs, horizon, n_jobs=n_jobs, progress=tick("predict"))
+        only = needed(cv) if needed is not None else {}
+        free = {f: p for f, p in specs.items() if f not in only}
+        outs = [fit_predict(series, free, horizon, n_jobs=n_jobs, progress=tick("predict"))] if free else []
+        for f, ids in sorted(only.items()):
+            sub = series[series[S.UID].isin(ids)]
+            if len(sub):
+                outs.append(fit_predict(sub, {f: specs[f]}, horizon, n_jobs=n_jobs, progress=tick(f"predict {f}")))
+        if only:
+            log.info("full-history fits of %s only where the choice can use them (%s series)", ", ".join(sorted(only)),
+                     ", ".join(f"{f}: {len(ids)}" for f, ids in sorted(only.items())))
+        cand = (pd.concat(outs, ignore_index=True).sort_values([S.UID, S.MODEL, S.DS], kind="stable")
+                .reset_index(drop=True) if outs else pd.DataFrame(columns=S.FORECAST_COLUMNS))
         timings["predict"] = time.perf_counter() - t0
         log.info("full-history fits: %.1f s", timings["predict"])
-    return pd.concat(parts, ignore_index=True), cand, timings
+    return cv, cand, timings
 
 
-def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, families: list[str] | tuple[str, ...],
-                    metric: str = "rmsse", combos: dict[str, tuple[str, ...]] | None = None,
-                    combo_how: str = "mean", selection: str = "class", calibrate: bool = True,
-                    windows: int = 3, timings: dict[str, float] | None = None, point: str = "mean",
-                    calibration_criterion: str = "coverage") -> StrategyResult:
-    """The cheap part: combinations, classes, choice, calibration (from the families' cv and forecasts).
+def final_needs(chosen: pd.DataFrame, series_ids: set[str], families: list[str] | tuple[str, ...],
+                combos: dict[str, tuple[str, ...]], costly: tuple[str, ...] = ("arima", "ets", "prophet")
+                ) -> dict[str, set[str]]:
+    """For each costly family: the series whose chosen candidate uses it (itself, or a combination it
+    belongs to), plus every series the choice does not cover (no backtest: the fallback decides).
+    Elsewhere its full-history forecast could never be used."""
+    pick = chosen.set_index(S.UID)[S.MODEL]
+    out: dict[str, set[str]] = {}
+    for f in families:
+        if f not in costly:
+            continue
+        users = {m for m in set(pick) if m == f or f in combos.get(m, ())}
+        out[f] = set(pick.index[pick.isin(users)]) | (set(series_ids) - set(pick.index))
+    return out
 
-    ``point="median"`` scores the point metrics (MASE, RMSSE, WAPE) on the median instead of the mean:
-    right when the target is an absolute error (MASE, MAPE), which the median minimises.
-    ``calibration_criterion``: what decides, per series class, whether the calibration is kept
-    (:func:`calibration_helps`): "coverage" (default: the 80 % and 95 % intervals' coverage error) or
-    "pinball" (the mean quantile loss)."""
+
+def backtest_decisions(cv: pd.DataFrame, series: pd.DataFrame, families: list[str] | tuple[str, ...],
+                       metric: str = "rmsse", combos: dict[str, tuple[str, ...]] | None = None,
+                       combo_how: str = "mean", selection: str = "class", calibrate: bool = True,
+                       windows: int = 3, point: str = "mean", calibration_criterion: str = "coverage"
+                       ) -> dict[str, Any]:
+    """The backtest with its combinations (``cv``) and what the strategy decides from it alone
+    (:func:`_decisions`, memoised): ``{"cv", "decisions", "fallback", "combos"}``."""
     families = list(families)
     combos = usable_combos(families, combos)
     for name, members in combos.items():
         cv = combine(cv, members, name=name, how=combo_how)
-        cand = combine(cand, members, name=name, how=combo_how)
     cv = cv.sort_values([S.UID, S.MODEL, S.CUTOFF, S.DS]).reset_index(drop=True)
     if point not in ("mean", "median"):
         raise ValueError("point must be mean or median")
@@ -150,6 +177,28 @@ def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, 
     # alone, so it stays the same until the backtest windows move ([engine] backtest_refresh)
     span = backtest_span(series, cv)
     d = _decisions_memo(cv, span, metric, selection, fallback, windows, calibrate, point, calibration_criterion)
+    return {"cv": cv, "decisions": d, "fallback": fallback, "combos": combos}
+
+
+def finish_strategy(series: pd.DataFrame, cv: pd.DataFrame, cand: pd.DataFrame, families: list[str] | tuple[str, ...],
+                    metric: str = "rmsse", combos: dict[str, tuple[str, ...]] | None = None,
+                    combo_how: str = "mean", selection: str = "class", calibrate: bool = True,
+                    windows: int = 3, timings: dict[str, float] | None = None, point: str = "mean",
+                    calibration_criterion: str = "coverage", decided: dict[str, Any] | None = None) -> StrategyResult:
+    """The cheap part: combinations, classes, choice, calibration (from the families' cv and forecasts).
+
+    ``point="median"`` scores the point metrics (MASE, RMSSE, WAPE) on the median instead of the mean:
+    right when the target is an absolute error (MASE, MAPE), which the median minimises.
+    ``calibration_criterion``: what decides, per series class, whether the calibration is kept
+    (:func:`calibration_helps`): "coverage" (default: the 80 % and 95 % intervals' coverage error) or
+    "pinball" (the mean quantile loss). ``decided``: :func:`backtest_decisions` of this very ``cv``
+    with these settings, when already made (before the full-history fits)."""
+    if decided is None:
+        decided = backtest_decisions(cv, series, families, metric, combos, combo_how, selection, calibrate,
+                                     windows, point, calibration_criterion)
+    cv, d, fallback = decided["cv"], decided["decisions"], decided["fallback"]
+    for name, members in decided["combos"].items():
+        cand = combine(cand, members, name=name, how=combo_how)
     metrics, classes, chosen, nested = d["metrics"], d["classes"], d["chosen"], d["nested"]
     fc = _apply(cand, chosen, fallback)
     calib = None

@@ -189,3 +189,24 @@ def test_the_backtest_decisions_are_memoised_and_identical(tmp_path, caplog) -> 
     pd.testing.assert_frame_equal(first.calibration.table(), again.calibration.table(), check_dtype=False)
     cold = run_strategy(series, families, horizon=6, backtest_horizon=6, windows=2)  # no cache: computed
     pd.testing.assert_frame_equal(cold.forecasts, first.forecasts, check_dtype=False)
+
+
+def test_costly_full_history_fits_only_where_the_choice_uses_them() -> None:
+    """The choice is made from the backtest before the full-history fits (the pipeline's forecast
+    stage): a costly family is then fitted only on the series whose chosen candidate uses it."""
+    from forecast.strategy import final_needs, fit_candidates
+
+    chosen = pd.DataFrame({S.UID: ["a", "b", "c", "d"], S.MODEL: ["arima", "sba", "combo", "ets"]})
+    needs = final_needs(chosen, {"a", "b", "c", "d", "e"}, ["seasonal_naive", "ets", "arima", "theta", "sba"],
+                        {"combo": ("ets", "arima", "theta")})
+    # e has no backtest (the fallback decides): it keeps every family
+    assert needs == {"arima": {"a", "c", "e"}, "ets": {"c", "d", "e"}}
+    series = mixed_series()
+    seen = []
+    cv, cand, _ = fit_candidates(series, ["seasonal_naive", "arima", "theta"], horizon=3, backtest_horizon=6,
+                                 windows=2, needed=lambda cv: seen.append(len(cv)) or {"arima": {"smooth0", "sparse1"}})
+    assert seen == [len(cv)] and set(cv[S.MODEL]) == {"seasonal_naive", "arima", "theta"}  # the whole backtest first
+    assert set(cand.loc[cand[S.MODEL] == "arima", S.UID]) == {"smooth0", "sparse1"}
+    for fam in ("seasonal_naive", "theta"):
+        assert set(cand.loc[cand[S.MODEL] == fam, S.UID]) == set(series[S.UID])
+    assert (cand.groupby([S.UID, S.MODEL]).size() == 3).all()

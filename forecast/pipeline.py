@@ -62,12 +62,12 @@ def ingest_stage(exp: Experiment) -> list[FileReport]:
     return reports
 
 
-def series_stage(exp: Experiment, out: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(series, catalog); with ``out``, every series is written there and only the modelled ones and
-    the totals are returned (:func:`forecast.series.build_series`)."""
+def series_stage(exp: Experiment, out: Path | None = None, submit: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(series, catalog); with ``out``, every series is written there (through ``submit`` if given)
+    and only the modelled ones and the totals are returned (:func:`forecast.series.build_series`)."""
     with Store(exp.store, read_only=True) as store:
         return build_series(store, exp.zones, exp.start, exp.end, exp.levels, exp.measure,
-                            exp.min_total, exp.top_skills, refresh=exp.backtest_refresh, out=out)
+                            exp.min_total, exp.top_skills, refresh=exp.backtest_refresh, out=out, submit=submit)
 
 
 def sessions_of(exp: Experiment) -> pd.DataFrame:
@@ -144,7 +144,12 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         # (the modelled series and the zone / region totals the hierarchy needs): on the Grand Est,
         # 10,878 of 165,844 series, whose full grid took 2 GB of memory
         series_table = run_dir / "series.parquet"
-        series, catalog = series_stage(exp, out=series_table)
+        from concurrent.futures import ThreadPoolExecutor
+
+        writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="series-parquet")
+        pending: list[Any] = []  # written by a thread while the forecast stage runs (its workers do the work)
+        series, catalog = series_stage(exp, out=series_table,
+                                       submit=lambda *a: pending.append(writing.submit(*a)))
         modelled_ids = set(catalog.loc[catalog["modelled"], S.UID])
         if not modelled_ids:
             raise DataError(f"{exp.path}: no series has enough data to model (lower [series] min_total)")
@@ -190,6 +195,9 @@ def run_experiment(exp: Experiment, tracker: Tracker | None = None, progress: Pr
         timings["supply_gap"] = time.perf_counter() - t0
         log.info("stage supply_gap: %.1f s", timings["supply_gap"])
 
+        for fut in pending:  # series.parquet is complete before any output lists or reads it
+            fut.result()
+        writing.shutdown()
         # --- outputs ---------------------------------------------------------------------
         tables = {
             "series": series_table,

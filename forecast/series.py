@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ def data_end_month(store: Store) -> str:
 def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, end: str = "",
                  levels: tuple[str, ...] = ("rome_zone", "skill_zone", "zone_total", "region_total"),
                  measure: str = "positions", min_total: float = 36, top_skills: int = 30, refresh: int = 1,
-                 out: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 out: Path | None = None, submit: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (series, catalog). ``catalog`` has one row per series with its label, total and
     whether it is modelled (occupations with at least ``min_total`` over the history, the
     ``top_skills`` skills per zone, and every total).
@@ -60,7 +61,9 @@ def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, e
 
     ``out``: write every series (full grid) to this Parquet file and return only the modelled series
     and the totals (the rest is in the file and the catalog): on the Grand Est, 10,878 + 28 of the
-    165,844 series, whose full grid (15 million rows) took 2 GB and 12 s in pandas."""
+    165,844 series, whose full grid (15 million rows) took 2 GB and 12 s in pandas. ``submit`` (e.g. a
+    thread pool's ``submit``): how to run that write, so that it overlaps the next stages; the caller
+    then waits for the future it returns before reading the file."""
     end = end or data_end_month(store)
     months = pd.period_range(start, end, freq="M")
     if len(months) == 0:
@@ -109,7 +112,10 @@ def build_series(store: Store, zones: list[str] | tuple[str, ...], start: str, e
     decided = months[anchor_length(len(months), max(1, int(refresh))) - 1].to_timestamp()
     if out is not None:
         catalog = _catalog(raw[[S.UID, S.DS, S.Y, S.LEVEL, S.ZONE, S.KEY]], min_total, top_skills, decided)
-        _write_full_grid(raw, months, Path(out))
+        if submit is not None:
+            submit(_write_full_grid, raw[[S.UID, S.DS, S.Y, S.LEVEL, S.ZONE, S.KEY]], months, Path(out))
+        else:
+            _write_full_grid(raw, months, Path(out))
         keep = catalog.loc[catalog["modelled"] | catalog[S.LEVEL].isin(("zone_total", "region_total")), S.UID]
         series = _full_grid(raw[raw[S.UID].isin(set(keep))], months)
     else:

@@ -133,12 +133,20 @@ def supply_arrays(supply: pd.DataFrame, keys: pd.DataFrame, ds: pd.DatetimeIndex
     """(sure supply (n, h), uncertain parts [(row idx, month idx, amount if it happens, probability)])."""
     n, h = len(keys), len(ds)
     sure = np.zeros((n, h))
-    pos = {(z, k): i for i, (z, k) in enumerate(zip(keys[S.ZONE], keys[S.KEY]))}
-    tix = {pd.Timestamp(d): t for t, d in enumerate(ds)}
     if supply.empty:
         return sure, []
-    sp = supply.assign(_i=[pos.get((z, k), -1) for z, k in zip(supply[S.ZONE], supply[key_col])],
-                       _t=[tix.get(pd.Timestamp(d), -1) for d in supply[S.DS]])
+    # vectorised lookups of each supply row's series and month (-1: not in the table); the skills'
+    # supply has millions of rows (every skill of each supplied occupation)
+    where = pd.MultiIndex.from_arrays([keys[S.ZONE].astype(str), keys[S.KEY].astype(str)])
+    rows = pd.MultiIndex.from_arrays([supply[S.ZONE].astype(str), supply[key_col].astype(str)])
+    if where.is_unique:
+        i_idx = where.get_indexer(rows)
+    else:  # the last of duplicate keys, as a dict would keep
+        pos = {(z, k): i for i, (z, k) in enumerate(zip(where.get_level_values(0), where.get_level_values(1)))}
+        i_idx = np.fromiter((pos.get(r, -1) for r in rows), dtype=np.int64, count=len(rows))
+    months = pd.DatetimeIndex(ds).as_unit("ns")
+    t_idx = months.get_indexer(pd.DatetimeIndex(supply[S.DS]).as_unit("ns"))
+    sp = supply.assign(_i=i_idx, _t=t_idx)
     sp = sp[(sp["_i"] >= 0) & (sp["_t"] >= 0)]
     p = sp[P_RECURRENCE].to_numpy(float) if P_RECURRENCE in sp.columns else np.ones(len(sp))
     certain = p >= 1.0
@@ -160,7 +168,14 @@ class SupplyDraws:
         self.shape = (sure.shape[0], self.n_samples, sure.shape[1])
         self.parts = []
         for i, t, amount, p in parts:
-            rows, draws = np.nonzero(rng.random((len(i), n_samples)) < p[:, None])
+            # the draws (uncertain sessions x samples) made a block of sessions at a time: the same
+            # random stream, without a float64 matrix of all of them (1 GB for the skills' supply)
+            hits = []
+            for a in range(0, len(i), 4096):
+                r, d = np.nonzero(rng.random((min(len(i), a + 4096) - a, n_samples)) < p[a:a + 4096, None])
+                hits.append((r + a, d))
+            rows = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, dtype=int)
+            draws = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, dtype=int)
             self.parts.append((i[rows], draws, t[rows], amount[rows]))
 
     def rows(self, a: int, b: int) -> np.ndarray:

@@ -241,7 +241,8 @@ def _decisions(cv: pd.DataFrame, span: pd.DataFrame, metric: str, selection: str
 _FRAMES = ("metrics", "classes", "chosen", "nested")
 
 
-def _decisions_memo(cv: pd.DataFrame, span: pd.DataFrame, *args: Any) -> dict[str, Any]:
+def _decisions_memo(cv: pd.DataFrame, span: pd.DataFrame, metric: str, selection: str, fallback: str, windows: int,
+                    calibrate: bool, point: str, criterion: str) -> dict[str, Any]:
     """:func:`_decisions`, memoised in the session's results cache by a hash of the backtest, the
     history it covers, the settings and the code: a monthly rerun between two backtest refreshes
     finds the same decisions without recomputing them."""
@@ -249,6 +250,7 @@ def _decisions_memo(cv: pd.DataFrame, span: pd.DataFrame, *args: Any) -> dict[st
 
     from forecast.executors import current_cache
 
+    args = (metric, selection, fallback, windows, calibrate, point, criterion)
     cache = current_cache()
     if cache is None:
         return _decisions(cv, span, *args)
@@ -258,7 +260,7 @@ def _decisions_memo(cv: pd.DataFrame, span: pd.DataFrame, *args: Any) -> dict[st
     hist = span[[S.UID, S.DS, S.Y]].sort_values([S.UID, S.DS]).reset_index(drop=True)
     key = frame_digest(cv.reset_index(drop=True), hist, args,
                        *(Path(m.__file__).read_bytes() for m in (m_cal, m_cls, m_met, m_sel)), Path(__file__).read_bytes())
-    names = _FRAMES + (("factors",) if args[4] else ())
+    names = _FRAMES + (("factors",) if calibrate else ())
     frames = cache.memo_frames_get("strategy", key, names)
     extra = cache.memo_get("strategy", key)
     if frames is not None and extra is not None:

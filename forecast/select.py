@@ -1,12 +1,13 @@
 """Model selection per series, and an honest estimate of what selection buys.
 
-:func:`select_best` picks each series' model by a backtest metric; :func:`nested_selection_score`
-measures that strategy out of sample (choose on past windows, score on the next one), next to every
+:func:`select_best` picks each series' model by a backtest metric, :func:`select_by_group` one model
+per group of series; :func:`nested_selection_score` measures either strategy out of sample (choose on past windows, score on the next one), next to every
 single model scored on the same windows; :func:`apply_selection` keeps the chosen forecasts.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,12 +59,16 @@ def nested_selection_score(
     metric: str = "mase",
     fallback: str = "seasonal_naive",
     m: int = 12,
+    groups_at: Callable[[pd.Series], pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """Honest accuracy of per-series selection: frame [model, metric, value].
+    """Honest accuracy of the selection: frame [model, metric, value].
 
     For each series and each window k >= 2 (1-based, by cutoff), the model is chosen by ``metric``
-    averaged over windows 1..k-1 (as :func:`select_best` does) and its forecasts of window k are
-    scored. The "selected" rows are aggregated with :func:`forecast.metrics.aggregate` next to
+    averaged over windows 1..k-1 and its forecasts of window k are scored. The choice is the
+    strategy's own: per series (as :func:`select_best` does), or, with ``groups_at``, pooled per group
+    (as :func:`select_by_group` does) with the groups of the history *up to window k's cutoff*:
+    ``groups_at(cutoffs)`` gets each series' cutoff (Series unique_id -> Timestamp) and returns each
+    series' group. The "selected" rows are aggregated with :func:`forecast.metrics.aggregate` next to
     every model scored on exactly the same windows (k >= 2), so "selected" vs "seasonal_naive"
     is a fair comparison. Series with a single window do not contribute.
     """
@@ -94,7 +99,11 @@ def nested_selection_score(
             failed = past[metric].isna().groupby([past[S.UID], past[S.MODEL]]).any()
         score = score.where(~failed)
         table = score.unstack(S.MODEL)
-        chosen = _choose(table, fallback)
+        if groups_at is None:
+            chosen = _choose(table, fallback)
+        else:
+            grp = groups_at(ids.set_index(S.UID)[S.CUTOFF])
+            chosen = _choose_by_group(table, grp, fallback)
         picks.append(ids.merge(pd.DataFrame({S.UID: chosen.index.to_numpy(), CHOSEN: chosen.to_numpy()}), on=S.UID))
     cols = [S.MODEL, S.METRIC, S.VALUE]
     if not picks:
@@ -170,6 +179,13 @@ def select_by_group(metrics: pd.DataFrame, groups: pd.Series, metric: str = "rms
     if m.empty:
         raise ValueError(f"select_by_group: no {metric!r} rows in the metrics frame")
     table = m.pivot_table(index=S.UID, columns=S.MODEL, values=S.VALUE, aggfunc="first", dropna=False)
+    chosen = _choose_by_group(table, groups, fallback)
+    return pd.DataFrame({S.UID: table.index.to_numpy(), S.MODEL: chosen.to_numpy()}).sort_values(S.UID).reset_index(drop=True)
+
+
+def _choose_by_group(table: pd.DataFrame, groups: pd.Series, fallback: str) -> pd.Series:
+    """table: index unique_id, columns models, values the metric; the choice of
+    :func:`select_by_group` as a Series unique_id -> model."""
     vals = table.where(np.isfinite(table))
     grp = groups.reindex(table.index).fillna("_all")
 
@@ -183,5 +199,4 @@ def select_by_group(metrics: pd.DataFrame, groups: pd.Series, metric: str = "rms
 
     overall = best(vals)
     chosen = {g: best(vals[grp == g]) for g in grp.unique()}
-    models = [chosen.get(g, overall) for g in grp]
-    return pd.DataFrame({S.UID: table.index.to_numpy(), S.MODEL: models}).sort_values(S.UID).reset_index(drop=True)
+    return pd.Series([chosen.get(g, overall) for g in grp], index=table.index, name=S.MODEL, dtype=object)

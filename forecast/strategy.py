@@ -226,8 +226,14 @@ def _decisions(cv: pd.DataFrame, span: pd.DataFrame, metric: str, selection: str
         chosen = select_by_group(metrics, choice_groups(span, classes), metric=metric, fallback=fallback)
     else:
         chosen = select_best(metrics, metric=metric, fallback=fallback)
-    nested = (nested_selection_score(cv, span, metric=metric, fallback=fallback) if windows >= 2
-              else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
+    groups_at = None
+    if selection == "class":
+        def groups_at(cut: pd.Series) -> pd.Series:
+            """The choice groups as they were at each series' cutoff (history up to it only)."""
+            hist = span[(span[S.DS] <= span[S.UID].map(cut)).to_numpy()]
+            return choice_groups(hist, classify(hist))
+    nested = (nested_selection_score(cv, span, metric=metric, fallback=fallback, groups_at=groups_at)
+              if windows >= 2 else pd.DataFrame(columns=[S.MODEL, S.METRIC, S.VALUE]))
     out: dict[str, Any] = {"metrics": metrics, "classes": classes, "chosen": chosen, "nested": nested}
     if calibrate:
         groups = classes.set_index(S.UID)[CLASS]

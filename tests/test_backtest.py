@@ -130,6 +130,40 @@ def test_nested_selection_and_apply() -> None:
     assert (out.set_index(S.UID)["chosen"].groupby(level=0).first() == sel.set_index(S.UID)[S.MODEL]).all()
 
 
+def test_nested_score_of_the_pooled_choice_uses_the_groups_known_at_each_cutoff() -> None:
+    """With groups, the nested score measures the pooled choice (what the strategy does), not a
+    per-series one: a series that model b fits by luck in the first window keeps its group's model a."""
+    rng = np.random.default_rng(3)
+    series = frame({u: rng.poisson(10, 30).astype(float) for u in ("s1", "s2", "s3", "s4")})
+    cut1, cut2 = series[S.DS].unique()[[23, 26]]
+    rows = []
+    for u, g in series.groupby(S.UID):
+        for cut in (cut1, cut2):
+            w = g[(g[S.DS] > cut)].head(3)
+            for model in ("a", "b"):
+                lucky_b = u == "s1" and cut == cut1
+                err = {"a": 0.0 if cut == cut2 else (4.0 if lucky_b else 1.0),
+                       "b": 0.0 if lucky_b else 5.0}[model]
+                for ds, y in zip(w[S.DS], w[S.Y]):
+                    rows.append({S.UID: u, S.DS: ds, S.MODEL: model, S.MEAN: y + err, S.CUTOFF: cut, S.Y: y,
+                                 **{c: y + err for c in S.QUANTILE_COLUMNS}})
+    cv = pd.DataFrame(rows)[S.CV_COLUMNS]
+    seen: list[pd.Series] = []
+
+    def groups_at(cut: pd.Series) -> pd.Series:
+        seen.append(cut)
+        return pd.Series("g", index=cut.index)
+
+    per_series = nested_selection_score(cv, series, metric="rmsse").set_index([S.MODEL, S.METRIC])[S.VALUE]
+    pooled = nested_selection_score(cv, series, metric="rmsse", groups_at=groups_at).set_index([S.MODEL, S.METRIC])[S.VALUE]
+    # the second window: a is exact everywhere; per series, s1 took b (lucky in the first window)
+    assert pooled["selected", "rmsse"] == pytest.approx(0.0, abs=1e-12)
+    assert pooled["selected", "rmsse"] == pytest.approx(pooled["a", "rmsse"])
+    assert per_series["selected", "rmsse"] > 0.1
+    # the groups were asked at the cutoff of the window being scored, for every series
+    assert len(seen) == 1 and set(seen[0].index) == {"s1", "s2", "s3", "s4"} and (seen[0] == cut2).all()
+
+
 def test_backtest_span_is_what_the_backtest_covers_with_or_without_refresh() -> None:
     from forecast.backtest import backtest_span
     from forecast.executors import session

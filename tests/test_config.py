@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.config import load_experiment
+from forecast.config import DEFAULT_FAMILIES, load_experiment
 from forecast.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -11,10 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_shipped_experiments_load():
     reims = load_experiment(ROOT / "experiments/reims.toml")
     assert reims.name == "reims" and reims.zones == ("4413",)
-    assert reims.horizon == 24 and reims.families == ("seasonal_naive", "arima", "prophet")
+    assert reims.horizon == 24 and reims.families == (*DEFAULT_FAMILIES, "prophet")
     assert reims.backtest_step == reims.backtest_horizon == 12
     ge = load_experiment(ROOT / "experiments/grand_est.toml")
-    assert len(ge.zones) == 27 and "4413" in ge.zones
+    assert len(ge.zones) == 27 and "4413" in ge.zones and ge.families == DEFAULT_FAMILIES
+    for exp in (reims, ge):  # the demo's registered job seekers are part of the supply
+        assert str(exp.job_seekers).endswith("data/demo/demandeurs/demandeurs_emploi.csv")
 
 
 def _write(tmp_path: Path, text: str) -> Path:

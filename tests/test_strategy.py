@@ -210,3 +210,25 @@ def test_costly_full_history_fits_only_where_the_choice_uses_them() -> None:
     for fam in ("seasonal_naive", "theta"):
         assert set(cand.loc[cand[S.MODEL] == fam, S.UID]) == set(series[S.UID])
     assert (cand.groupby([S.UID, S.MODEL]).size() == 3).all()
+
+
+def test_the_nested_score_measures_the_pooled_choice_the_strategy_makes(strategy) -> None:
+    """"selected" in the honest score is the strategy's own choice (one model per class and volume
+    group, the groups known at the cutoff), made on the first window and scored on the second."""
+    from forecast.classify_series import classify
+    from forecast.metrics import aggregate, evaluate
+    from forecast.select import select_by_group
+    from forecast.strategy import choice_groups
+
+    series, cv = mixed_series(), strategy.cv
+    first, second = sorted(cv[S.CUTOFF].unique())
+    hist = series[series[S.DS] <= second]
+    chosen = select_by_group(evaluate(cv[cv[S.CUTOFF] == first], series), choice_groups(hist, classify(hist)),
+                             metric="rmsse", fallback="combo")
+    late = cv[cv[S.CUTOFF] == second].merge(chosen.rename(columns={S.MODEL: "_c"}), on=S.UID)
+    late = late[late[S.MODEL] == late["_c"]].drop(columns="_c").assign(**{S.MODEL: "selected"})
+    expected = aggregate(evaluate(late[S.CV_COLUMNS], series)).set_index(S.METRIC)[S.VALUE]
+    got = strategy.selection_score[strategy.selection_score[S.MODEL] == "selected"].set_index(S.METRIC)[S.VALUE]
+    assert late[S.UID].nunique() == series[S.UID].nunique()
+    for metric in ("rmsse", "mase", "coverage_80"):
+        assert got[metric] == pytest.approx(expected[metric], rel=1e-12)

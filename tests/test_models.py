@@ -245,3 +245,42 @@ def test_combo_is_median_or_mean_of_members() -> None:
         make_model("combo", members=("combo",))
     with pytest.raises(ModelError):
         make_model("combo", how="mode")
+
+
+# A real Grand Est node (R44/domain:K25, the first 58 months): statsmodels' optimiser lands on
+# ARIMA(1,0,1)(1,0,0)12 with AR -0.99994, MA -0.99986, seasonal AR 0.9998 (roots that almost cancel), a
+# finite likelihood, and forecasts alternating between 20 and 5e21.
+K25 = [30, 34, 37, 28, 36, 36, 33, 24, 31, 36, 25, 20, 25, 52, 24, 12, 14, 23, 35, 29, 31, 39, 26, 32, 34, 34,
+       27, 44, 19, 40, 19, 28, 50, 39, 30, 24, 41, 35, 41, 32, 16, 62, 30, 29, 47, 43, 28, 24, 33, 39, 31, 21,
+       45, 29, 21, 34, 27, 45]
+
+
+def test_arima_rejects_fits_with_near_unit_roots() -> None:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    from forecast.models.arima import near_unit_root
+
+    z = np.log1p(np.asarray(K25, dtype=float))
+    model = SARIMAX(z, order=(1, 0, 1), seasonal_order=(1, 0, 0, 12), trend="c", concentrate_scale=True)
+    assert near_unit_root(model.filter([99.6, -0.99994, -0.99986, 0.9998], cov_type="none"))
+    assert near_unit_root(model.filter([1.0, 0.3, 0.2, 0.995], cov_type="none"))  # seasonal AR: root 1.005
+    assert not near_unit_root(model.filter([1.0, 0.5, -0.3, 0.6], cov_type="none"))
+    fc = make_model("arima").fit(np.asarray(K25, dtype=float)).predict(12)
+    assert fc.mean.max() < 2 * max(K25) and fc.mean.min() > 0.5 * np.mean(K25)
+    assert np.all(fc.quantiles[-1] - fc.quantiles[0] > 10)  # real intervals, not collapsed to a point
+
+
+class _Explodes(MODEL_REGISTRY["seasonal_naive"]):
+    name = "explodes"
+
+    def _predict(self, h: int):
+        mean, q = super()._predict(h)
+        return mean * 1e6, q * 1e6
+
+
+def test_an_implausible_forecast_is_a_failed_fit() -> None:
+    y = np.asarray(K25, dtype=float)
+    with pytest.raises(ModelError, match="implausible forecast"):
+        _Explodes().fit(y).predict(6)
+    ok = make_model("seasonal_naive").fit(y * 1e6).predict(6)  # large values are fine when the history is large
+    assert ok.mean.max() == pytest.approx(max(y[-12:-6]) * 1e6)

@@ -14,6 +14,12 @@ Order choice, in the spirit of ``auto.arima`` but bounded (2 or 3 fits):
    compared between models with the same differencing). With fewer than 3 seasons the seasonal
    part is dropped.
 
+A fit whose AR or MA polynomial (non-seasonal, or seasonal in its own lag) has a root within 1.01 of
+the unit circle is rejected, as ``auto.arima`` does: such fits are nearly non-stationary or
+non-invertible, and the optimiser can land on one where an AR and an MA root almost cancel, with a
+finite likelihood but forecasts that alternate between the data's level and 1e21. A warm start that
+lands there searches again.
+
 A constant series gets a flat forecast; if every candidate fails the model falls back to the
 mean of the transformed series with its standard deviation (``fallback_`` is True).
 """
@@ -31,6 +37,26 @@ Order = tuple[int, int, int]
 #: time than scipy's defaults, squared error unchanged to 0.004 %.
 _LBFGS = {"factr": 1e11, "pgtol": 1e-4}
 Candidate = tuple[Order, tuple[int, int, int, int], str]
+#: Smallest root modulus accepted for each AR / MA polynomial (``auto.arima``'s 1 + 1e-2).
+MIN_ROOT = 1.01
+
+
+def near_unit_root(res) -> bool:
+    """True when a fitted SARIMAX's AR, MA, seasonal AR or seasonal MA polynomial (each in its own
+    lag unit) has a root of modulus below :data:`MIN_ROOT`."""
+    names = list(res.model.param_names)
+    params = np.asarray(res.params, dtype=float)
+    for prefix, sign in (("ar.L", -1.0), ("ma.L", 1.0), ("ar.S.L", -1.0), ("ma.S.L", 1.0)):
+        coef = [params[i] for i, n in enumerate(names) if n.startswith(prefix)]
+        if not coef:
+            continue
+        if not np.all(np.isfinite(coef)):
+            return True
+        poly = np.r_[1.0, sign * np.asarray(coef)]  # 1 -/+ c1 z - ... (lowest degree first)
+        roots = np.roots(poly[::-1])
+        if len(roots) and float(np.min(np.abs(roots))) < MIN_ROOT:
+            return True
+    return False
 
 
 def seasonal_strength(z: np.ndarray, m: int) -> float:
@@ -127,7 +153,7 @@ class AutoArima(Model):
                     res = model.fit(start_params=params, disp=False, maxiter=self.maxiter, cov_type="none", **_LBFGS)
             except (ValueError, np.linalg.LinAlgError, IndexError):
                 return False
-        if not np.isfinite(res.llf):
+        if not np.isfinite(res.llf) or (not warm.get("fixed") and near_unit_root(res)):
             return False
         self.result_, self.order_, self.differencing_ = res, (order, sorder, trend), tuple(warm["differencing"])
         return True
@@ -165,7 +191,7 @@ class AutoArima(Model):
                     except (ValueError, np.linalg.LinAlgError, IndexError):
                         continue
                 aicc = float(res.aicc)
-                if np.isfinite(aicc) and aicc < best_aicc:
+                if np.isfinite(aicc) and aicc < best_aicc and not near_unit_root(res):
                     best_aicc, self.result_, self.order_ = aicc, res, (order, sorder, trend)
         if self.result_ is None:
             self.fallback_ = True

@@ -22,6 +22,9 @@ import numpy as np
 
 from forecast.schema import QUANTILE_LEVELS
 
+#: A forecast above this many times the history's largest value (plus one) is a failed fit.
+IMPLAUSIBLE = 1000.0
+
 #: Standard-normal quantiles of ``QUANTILE_LEVELS``, shape (len(levels), 1).
 Z_LEVELS: np.ndarray = np.array([NormalDist().inv_cdf(q) for q in QUANTILE_LEVELS])[:, None]
 
@@ -65,7 +68,10 @@ class Model:
 
     ``fit`` validates the input and hands ``_fit`` a private copy; ``predict`` checks the shapes
     returned by ``_predict``, clips at 0 and sorts the quantiles, so every family honours the
-    contract even at its edges.
+    contract even at its edges. A forecast that is not finite, or whose mean or upper quantile
+    exceeds :data:`IMPLAUSIBLE` times the largest value of the history (plus one), is a failed fit
+    (:class:`forecast.errors.ModelError`): the engine then records the failure and the strategy
+    falls back, instead of scoring or publishing a numerical blow-up.
     """
 
     name: str = "model"
@@ -108,6 +114,7 @@ class Model:
             else:
                 self._fit(y.copy())
         self.n_obs_ = len(y)
+        self.y_max_ = float(np.max(np.abs(y)))
         return self
 
     def warm_state(self) -> dict[str, Any] | None:
@@ -127,6 +134,14 @@ class Model:
         if mean.shape != (h,) or quantiles.shape != (len(QUANTILE_LEVELS), h):
             raise RuntimeError(f"{self.name}: _predict returned shapes {mean.shape}, {quantiles.shape}")
         quantiles = np.sort(quantiles, axis=0)  # guarantee ordered quantiles
+        y_max = getattr(self, "y_max_", None)  # None: a model restored without its history's range
+        limit = np.inf if y_max is None else IMPLAUSIBLE * (y_max + 1.0)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(quantiles))) or max(
+                float(mean.max()), float(quantiles[-1].max())) > limit:
+            from forecast.errors import ModelError
+
+            raise ModelError(f"{self.name}: implausible forecast (not finite, or above {IMPLAUSIBLE:g} x the "
+                             f"history's largest value + 1: mean up to {float(np.nanmax(mean)):.3g})")
         return ModelForecast(mean=mean, quantiles=quantiles)
 
     # --- to implement -----------------------------------------------------------

@@ -44,6 +44,9 @@ def test_demo_run_writes_the_french_report(tracked_run):
     for section in ("summary", "heatmap", "zones", "models", "quality", "method"):
         assert f'<section id="{section}"' in html
     assert "Synthèse pour les décideurs" in html and "Méthode et limites" in html
+    # the method says what the product does: choice per class, calibrated intervals, job seekers in the supply
+    assert "chaque classe retient" in html and "recalés sur les erreurs des backtests" in html
+    assert "demandeurs d&#x27;emploi inscrits" in html or "demandeurs d'emploi inscrits" in html
     assert html.count('class="chart fan"') >= 2 and 'class="chart heatmap"' in html
     assert 'class="chart bars"' in html and '<table class="models">' in html
     # Self-contained: no script, no external resource.

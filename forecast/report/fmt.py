@@ -145,13 +145,18 @@ METHOD: dict[str, list[str]] = {
         "Demande : offres d'emploi France Travail agrégées par mois, par métier (code ROME) et zone d'emploi ; "
         "les offres republiées sont comptées une seule fois. Une offre n'est pas un recrutement : la demande "
         "mesurée est celle qui passe par France Travail.",
-        "Prévision : pour chaque série, plusieurs familles de modèles (saisonnier naïf, ARIMA, Prophet…) sont "
-        "évaluées par backtest glissant ; la meilleure par série est retenue et ajustée sur tout l'historique. "
-        "Les intervalles à 80 % et 95 % traduisent l'incertitude du modèle, pas les chocs économiques imprévus.",
+        "Prévision : chaque série est classée selon sa régularité (régulière, erratique, intermittente, "
+        "sporadique) et son volume ; plusieurs familles de modèles (saisonnier naïf, lissage exponentiel, "
+        "ARIMA, Theta, modèles pour petits effectifs Croston-SBA et TSB, Prophet si demandé, et leur "
+        "combinaison) sont évaluées par backtest glissant, et chaque classe retient celle qui s'y trompe le "
+        "moins. Les intervalles à 80 % et 95 % sont recalés sur les erreurs des backtests ; ils traduisent "
+        "l'incertitude des modèles, pas les chocs économiques imprévus. Les prévisions des métiers, domaines, "
+        "de la zone et de la région sont rendues cohérentes (leurs sommes concordent).",
         "Offre : diplômés attendus des sessions de formation (LHEO) programmées, puis projetées à partir des "
-        "années passées, multipliés par un taux de réussite. Les demandeurs d'emploi déjà formés ne sont comptés "
-        "que s'ils sont fournis.",
-        "Écart et probabilité de pénurie : demande moyenne moins diplômés attendus ; P(pénurie) = P(demande > "
+        "années passées, multipliés par un taux de réussite et un taux d'insertion dans le métier ; s'y "
+        "ajoutent, quand le fichier est fourni, les demandeurs d'emploi inscrits dans le métier (une part "
+        "de leur stock retrouve un emploi chaque mois).",
+        "Écart et probabilité de pénurie : demande moyenne moins offre attendue ; P(pénurie) = P(demande > "
         "offre) lue dans la distribution prévue de chaque mois.",
         "Limites : séries courtes ou très faibles non modélisées ; les ruptures (nouvelle nomenclature, crise) "
         "ne sont pas anticipées ; la mobilité entre zones et métiers voisins n'est pas prise en compte dans l'écart.",
@@ -159,12 +164,17 @@ METHOD: dict[str, list[str]] = {
     "en": [
         "Demand: France Travail job offers aggregated per month, occupation (ROME code) and employment zone; "
         "re-published offers count once. An offer is not a hire: the demand measured is what goes through France Travail.",
-        "Forecast: for each series several model families (seasonal naive, ARIMA, Prophet...) are scored by "
-        "rolling-origin backtest; the best one per series is fitted on the whole history. The 80% and 95% "
-        "intervals express model uncertainty, not unforeseen economic shocks.",
+        "Forecast: each series is classed by its regularity (smooth, erratic, intermittent, lumpy) and its "
+        "volume; several model families (seasonal naive, exponential smoothing, ARIMA, Theta, the sparse-count "
+        "models Croston-SBA and TSB, Prophet when asked for, and their combination) are scored by "
+        "rolling-origin backtest, and each class takes the one with the smallest error. The 80% and 95% "
+        "intervals are calibrated on the backtest errors; they express model uncertainty, not unforeseen "
+        "economic shocks. The forecasts of occupations, domains, the zone and the region are made coherent "
+        "(their sums agree).",
         "Supply: expected graduates of scheduled training sessions (LHEO), then projected from past years, "
-        "times a completion rate. Trained job seekers count only when provided.",
-        "Gap and probability of shortage: mean demand minus expected graduates; P(shortage) = P(demand > "
+        "times a completion rate and an insertion rate into the occupation; plus, when the file is given, "
+        "the job seekers registered in the occupation (a share of their stock finds a job each month).",
+        "Gap and probability of shortage: mean demand minus expected supply; P(shortage) = P(demand > "
         "supply) read from each month's forecast distribution.",
         "Limits: short or very sparse series are not modelled; breaks (new nomenclature, crisis) are not "
         "anticipated; mobility between zones and related occupations is not part of the gap.",

@@ -112,7 +112,7 @@ def fit_candidates(series: pd.DataFrame, families: list[str] | tuple[str, ...], 
         return (lambda d, t: progress(stage, d, t)) if progress else None
 
     parts = []
-    with warm_scope():  # the full-history fits start from each family's last backtest window
+    with warm_scope():  # full-history fits keep / update their anchored states ([engine] backtest_refresh)
         for fam in families:
             t0 = time.perf_counter()
             parts.append(cross_validation(series, {fam: dict(params.get(fam, {}))}, h=backtest_horizon,

@@ -109,15 +109,35 @@ def nested_selection_score(
     if not picks:
         log.warning("nested_selection_score: no series has 2 backtest windows; nothing to score")
         return pd.DataFrame(columns=cols)
-    pick = pd.concat(picks, ignore_index=True)
+    pick = _available_or_fallback(pd.concat(picks, ignore_index=True), cv, fallback)
     scored = cv.merge(pick[[S.UID, S.CUTOFF]], on=[S.UID, S.CUTOFF])
     sel = cv.merge(pick, on=[S.UID, S.CUTOFF])
     sel = sel[sel[S.MODEL] == sel[CHOSEN]].drop(columns=CHOSEN).assign(**{S.MODEL: SELECTED})
     missing = len(pick) - sel[[S.UID, S.CUTOFF]].drop_duplicates().shape[0]
     if missing:
-        log.warning("nested_selection_score: the chosen model (fallback %s?) is missing for %d windows", fallback, missing)
+        log.warning("nested_selection_score: no model has a forecast for %d windows", missing)
     both = pd.concat([scored, sel], ignore_index=True)[S.CV_COLUMNS]
     return aggregate(evaluate(both, train, m))[cols]
+
+
+def _available_or_fallback(pick: pd.DataFrame, cv: pd.DataFrame, fallback: str) -> pd.DataFrame:
+    """Where the chosen model has no forecast of a window (it failed, or a work plan did not run it on
+    that series), the strategy uses the fallback: the same here, so that the series still counts.
+    The fallback where it has a forecast, else seasonal naive, else the first model that has one."""
+    values = [S.MEAN, *S.QUANTILE_COLUMNS]
+    ok = cv[values].notna().all(axis=1).groupby([cv[S.UID], cv[S.CUTOFF], cv[S.MODEL]]).all()
+    ok = ok[ok].reset_index()[[S.UID, S.CUTOFF, S.MODEL]]
+    has = pick.merge(ok.rename(columns={S.MODEL: CHOSEN}).assign(_has=True), on=[S.UID, S.CUTOFF, CHOSEN],
+                     how="left")["_has"].notna().to_numpy()
+    if has.all():
+        return pick
+    rank = ok[S.MODEL].map({fallback: 0, "seasonal_naive": 1}).fillna(2)
+    first = ok.assign(_r=rank).sort_values([S.UID, S.CUTOFF, "_r", S.MODEL]).drop_duplicates([S.UID, S.CUTOFF])
+    repl = pick.loc[~has, [S.UID, S.CUTOFF]].merge(first[[S.UID, S.CUTOFF, S.MODEL]], on=[S.UID, S.CUTOFF], how="left")
+    pick = pick.copy()
+    pick.loc[~has, CHOSEN] = repl[S.MODEL].to_numpy()
+    log.info("nested_selection_score: the chosen model has no forecast for %d windows: fallback used", int((~has).sum()))
+    return pick
 
 
 def apply_selection(forecasts: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:

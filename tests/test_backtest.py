@@ -185,3 +185,28 @@ def test_backtest_span_is_what_the_backtest_covers_with_or_without_refresh() -> 
         assert len(from_cv[from_cv[S.UID] == "c"]) == 5  # no window: kept whole
     # refresh 4: 41 months -> windows of 33 and 37 rounded to 32 and 36, covering 40 months
     assert int(ends["a"].month) == 4 and len(from_cv[from_cv[S.UID] == "a"]) == 40
+
+
+def test_nested_score_uses_the_fallback_where_the_chosen_model_has_no_forecast() -> None:
+    """As the strategy does: a series whose chosen model did not run on a window (failed, or skipped by
+    a work plan) is scored with the fallback's forecast, not dropped."""
+    rng = np.random.default_rng(5)
+    series = frame({u: rng.poisson(10, 30).astype(float) for u in ("s1", "s2")})
+    cut1, cut2 = series[S.DS].unique()[[23, 26]]
+    rows = []
+    for u, g in series.groupby(S.UID):
+        for cut in (cut1, cut2):
+            w = g[g[S.DS] > cut].head(3)
+            for model, err in (("good", 0.5), ("fb", 2.0)):
+                if model == "good" and u == "s2" and cut == cut2:
+                    continue  # "good" did not run on s2's second window
+                for ds, y in zip(w[S.DS], w[S.Y]):
+                    rows.append({S.UID: u, S.DS: ds, S.MODEL: model, S.MEAN: y + err, S.CUTOFF: cut, S.Y: y,
+                                 **{c: y + err for c in S.QUANTILE_COLUMNS}})
+    cv = pd.DataFrame(rows)[S.CV_COLUMNS]
+    nested = nested_selection_score(cv, series, metric="rmsse", fallback="fb")
+    v = nested[nested[S.METRIC] == "wape"].set_index(S.MODEL)[S.VALUE]
+    # both series count: s1 with "good" (error 0.5), s2 with the fallback (error 2.0)
+    late = cv[cv[S.CUTOFF] == cut2]
+    expected = (0.5 * 3 + 2.0 * 3) / late.drop_duplicates([S.UID, S.DS])[S.Y].sum()
+    assert v["selected"] == pytest.approx(expected)

@@ -157,12 +157,10 @@ def _fit_batch(items: list[tuple[int, np.ndarray, list[int]]], specs: list[Spec]
                     model = make_model(family, **params).fit(ytr, warm=start)
                     if WARM_START and model.supports_warm:
                         warm[j] = model.warm_state()
-                        if n == last and warm[j] is not None and not anchor:
-                            states.append((idx, alias, int(n), warm[j]))
-                    fc = model.predict(h)
+                        if n == len(y) and warm[j] is not None and not anchor:  # a full-history fit: its
+                            states.append((idx, alias, int(n), warm[j]))  # state may be an anchor to keep
+                    fc = model.predict(h)  # raises ModelError on a non-finite or implausible forecast
                     mu, q = fc.mean, fc.quantiles.T
-                    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(q))):
-                        raise ModelError("non-finite forecast")
                 except Exception as exc:  # noqa: BLE001 - one bad series must never kill the run
                     mu, q = np.full(h, np.nan), np.full((h, nq), np.nan)
                     errors.append((idx, n, alias, f"{type(exc).__name__}: {exc}"))
